@@ -1,0 +1,107 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""nova-usb-manage: operator commands for a compute node.
+
+``nova-usb-manage host-devices`` shows the USB devices of this host exactly
+as the nova-usb compute driver sees them, with whether each may be handed
+out under the configured [usb] device_spec, and why not. Operators use it
+to write and debug their device_spec.
+"""
+
+import argparse
+import sys
+
+from oslo_serialization import jsonutils
+import prettytable
+
+from nova_usb import conf as nova_usb_conf
+from nova_usb import exception
+from nova_usb.virt import devspec
+from nova_usb.virt import inventory
+
+CONF = nova_usb_conf.CONF
+
+TABLE_COLUMNS = ('id', 'bus', 'devnum', 'port_path', 'vendor_id',
+                 'product_id', 'product_name', 'serial', 'assignable',
+                 'reason')
+
+
+def describe(device, specs):
+    """The public description of a device plus its assignability."""
+    reason = devspec.unassignable_reason(specs, device)
+    description = device.to_dict()
+    description['assignable'] = reason is None
+    description['reason'] = reason
+    return description
+
+
+def host_devices(specs, host):
+    devices = inventory.HostUsbInventory(host).scan()
+    return [describe(device, specs) for device in devices]
+
+
+def _format_table(rows):
+    table = prettytable.PrettyTable(TABLE_COLUMNS)
+    table.align = 'l'
+    for row in rows:
+        table.add_row(['' if row[c] is None else row[c]
+                       for c in TABLE_COLUMNS])
+    return table.get_string()
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='nova-usb-manage',
+        description='nova-usb operator commands for a compute node.')
+    parser.add_argument(
+        '--config-file', action='append', default=[], metavar='PATH',
+        help='Nova configuration file to read [usb] and [DEFAULT] host '
+             'from; may be repeated. Default: the files Nova itself reads '
+             '(/etc/nova/nova.conf, ...).')
+    parser.add_argument(
+        '--config-dir', action='append', default=[], metavar='DIR',
+        help='Directory of *.conf files to read, after --config-file.')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    commands.required = True
+    devices = commands.add_parser(
+        'host-devices',
+        help='List the USB devices of this host and whether each is '
+             'assignable under [usb] device_spec.')
+    devices.add_argument('--format', choices=('table', 'json'),
+                         default='table', help='Output format.')
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    conf_args = []
+    for path in args.config_file:
+        conf_args += ['--config-file', path]
+    for path in args.config_dir:
+        conf_args += ['--config-dir', path]
+    CONF(conf_args, project='nova', prog='nova-usb-manage')
+    try:
+        specs = devspec.parse_device_specs(CONF.usb.device_spec)
+    except exception.InvalidDeviceSpec as e:
+        print('ERROR: %s' % e, file=sys.stderr)
+        return 2
+    rows = host_devices(specs, CONF.host)
+    if args.format == 'json':
+        print(jsonutils.dumps(rows, indent=2, sort_keys=True))
+    else:
+        print(_format_table(rows))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,63 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from oslo_config import cfg
+
+usb_group = cfg.OptGroup(
+    name='usb',
+    title='USB passthrough options',
+    help="""
+Which host USB devices nova-usb may hand to servers on this compute host.
+""")
+
+usb_opts = [
+    cfg.MultiStrOpt(
+        'device_spec',
+        default=[],
+        help="""
+A JSON object that selects host USB devices that may be attached to servers.
+
+Give the option once per rule; a device is assignable when at least one rule
+matches it. Every key is optional and a missing key (or "*") matches
+anything:
+
+* vendor_id: four hexadecimal digits, e.g. "1050"
+* product_id: four hexadecimal digits, e.g. "0407"
+* serial: the device's serial number string, compared exactly
+* port_path: the kernel port path of the device, as its sysfs name
+  ("1-2.3" is port 3 of the hub on port 2 of bus 1); a trailing *
+  matches every device below that port, e.g. "1-2.*"
+* device_class: two hexadecimal digits; matches the device class or the
+  class of any of its interfaces ("03" is HID, "0b" smart card)
+
+When the option is not set, no device is assignable. Hubs and root hubs are
+never assignable, whatever the rules say.
+
+Example, a YubiKey of any serial and every device behind port 1-4::
+
+    [usb]
+    device_spec = {"vendor_id": "1050", "product_id": "0407"}
+    device_spec = {"port_path": "1-4.*"}
+
+Possible errors: a rule that is not a JSON object, has an unknown key or a
+malformed value stops the service at start-up with a message naming the rule.
+"""),
+]
+
+
+def register_opts(conf):
+    conf.register_group(usb_group)
+    conf.register_opts(usb_opts, group=usb_group)
+
+
+def list_opts():
+    return {usb_group: usb_opts}

@@ -1,0 +1,147 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""[usb] device_spec: which host USB devices may be handed out.
+
+Parsing checks every rule once, at start-up; matching is one pure function
+shared by enumeration, attach and hotplug.
+"""
+
+import dataclasses
+import fnmatch
+import re
+import typing as ty
+
+from oslo_serialization import jsonutils
+
+from nova_usb import exception
+
+WILDCARD = '*'
+
+
+def _hex_validator(digits, example):
+    pattern = re.compile(r'^[0-9a-fA-F]{%d}$' % digits)
+
+    def validate(value):
+        if not pattern.match(value):
+            return 'must be %d hexadecimal digits, e.g. "%s"' % (
+                digits, example)
+    return validate
+
+
+_PORT_PATH = re.compile(r'^\d+-\d+(\.\d+)*(\.\*)?$')
+
+
+def _validate_port_path(value):
+    if not _PORT_PATH.match(value):
+        return ('must be a kernel port path such as "1-2.3", optionally '
+                'ending in ".*" for every device below that port')
+
+
+def _validate_serial(value):
+    if not value.strip():
+        return 'must not be empty or blank'
+
+
+# key -> (validator returning an error or None, normaliser)
+_FIELDS = {
+    'vendor_id': (_hex_validator(4, '1050'), str.lower),
+    'product_id': (_hex_validator(4, '0407'), str.lower),
+    'serial': (_validate_serial, str),
+    'port_path': (_validate_port_path, str),
+    'device_class': (_hex_validator(2, '03'), str.lower),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceSpec:
+    """One rule; a field left as None matches anything."""
+
+    vendor_id: ty.Optional[str] = None
+    product_id: ty.Optional[str] = None
+    serial: ty.Optional[str] = None
+    port_path: ty.Optional[str] = None
+    device_class: ty.Optional[str] = None
+
+
+def parse_device_spec(index, entry):
+    """One DeviceSpec from the JSON text of rule number index."""
+    def invalid(reason):
+        return exception.InvalidDeviceSpec(
+            index=index, entry=entry, reason=reason)
+
+    try:
+        rule = jsonutils.loads(entry)
+    except ValueError as e:
+        raise invalid('not valid JSON (%s)' % e)
+    if not isinstance(rule, dict):
+        raise invalid('must be a JSON object such as '
+                      '{"vendor_id": "1050", "product_id": "0407"}')
+    fields = {}
+    for key, value in rule.items():
+        if key not in _FIELDS:
+            raise invalid('unknown key "%s"; known keys: %s' % (
+                key, ', '.join(sorted(_FIELDS))))
+        if not isinstance(value, str):
+            raise invalid('"%s" must be a string' % key)
+        if value == WILDCARD:
+            continue
+        validate, normalise = _FIELDS[key]
+        error = validate(value)
+        if error:
+            raise invalid('"%s" %s' % (key, error))
+        fields[key] = normalise(value)
+    return DeviceSpec(**fields)
+
+
+def parse_device_specs(entries):
+    """All rules of [usb] device_spec, numbered from 1 in messages."""
+    return tuple(parse_device_spec(index, entry)
+                 for index, entry in enumerate(entries or (), start=1))
+
+
+def matches(spec, device):
+    """Whether spec selects device (a HostUsbDevice)."""
+    if spec.vendor_id is not None and spec.vendor_id != device.vendor_id:
+        return False
+    if spec.product_id is not None and spec.product_id != device.product_id:
+        return False
+    if spec.serial is not None and spec.serial != device.serial:
+        return False
+    if spec.port_path is not None and not fnmatch.fnmatchcase(
+            device.port_path, spec.port_path):
+        return False
+    if spec.device_class is not None and (
+            spec.device_class != device.device_class and
+            spec.device_class not in device.interface_classes):
+        return False
+    return True
+
+
+REASON_ROOT_HUB = 'root hub: hubs are never assignable'
+REASON_HUB = 'hub: hubs are never assignable'
+REASON_NO_SPEC = ('[usb] device_spec is empty on this host: no device is '
+                  'assignable')
+REASON_NOT_MATCHED = 'not matched by [usb] device_spec'
+
+
+def unassignable_reason(specs, device):
+    """Why device may not be handed out, or None if it may."""
+    if device.is_root_hub:
+        return REASON_ROOT_HUB
+    if device.is_hub:
+        return REASON_HUB
+    if not specs:
+        return REASON_NO_SPEC
+    if not any(matches(spec, device) for spec in specs):
+        return REASON_NOT_MATCHED
+    return None

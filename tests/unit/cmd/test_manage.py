@@ -1,0 +1,45 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from oslotest import base
+
+from nova_usb.cmd import manage
+from nova_usb.virt import devspec
+from nova_usb.virt import usb_device
+from tests.unit import fakes
+
+
+class DescribeTestCase(base.BaseTestCase):
+
+    def test_assignable_and_not(self):
+        key, hub = usb_device.with_ids([
+            fakes.host_usb_device(),
+            fakes.host_usb_device(device_class='09', port_path='1-3',
+                                  serial=None)])
+        specs = (devspec.DeviceSpec(vendor_id='1050'),)
+        rows = [manage.describe(key, specs), manage.describe(hub, specs)]
+        self.assertEqual([True, False], [r['assignable'] for r in rows])
+        self.assertEqual([None, devspec.REASON_HUB],
+                         [r['reason'] for r in rows])
+        self.assertEqual(key.id, rows[0]['id'])
+
+    def test_table_has_every_column(self):
+        key = usb_device.with_ids([fakes.host_usb_device()])[0]
+        table = manage._format_table([manage.describe(key, ())])
+        header = table.splitlines()[1]
+        for column in manage.TABLE_COLUMNS:
+            self.assertIn(column, header)
+        self.assertIn(key.id, table)
+        self.assertIn(devspec.REASON_NO_SPEC, table)
+
+    def test_command_is_required(self):
+        self.assertRaises(SystemExit, manage.main, [])

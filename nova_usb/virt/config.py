@@ -69,7 +69,8 @@ def _optional_uint(xmldoc, name):
     return None if value is None else int(value, 0)
 
 
-class LibvirtConfigGuestUSBAddress(nova_config.LibvirtConfigGuestDeviceAddress):
+class LibvirtConfigGuestUSBAddress(
+        nova_config.LibvirtConfigGuestDeviceAddress):
     """<address type='usb' bus='0' port='1.2'/>: a port of the guest."""
 
     def __init__(self, bus=None, port=None, **kwargs):

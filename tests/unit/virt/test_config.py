@@ -46,14 +46,14 @@ class USBHostdevTestCase(base.BaseTestCase):
             </hostdev>""", hostdev.to_xml())
 
     def test_vendor_product_only(self):
+        hostdev = _hostdev(vendor_id=0x627, product_id='0x1')
         self.assertXmlEqual("""
             <hostdev mode="subsystem" type="usb">
               <source>
                 <vendor id="0x0627"/>
                 <product id="0x0001"/>
               </source>
-            </hostdev>""",
-            _hostdev(vendor_id=0x627, product_id='0x1').to_xml())
+            </hostdev>""", hostdev.to_xml())
 
     def test_host_address_only(self):
         self.assertXmlEqual("""

@@ -89,10 +89,10 @@ class MatchTestCase(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.key = fakes.host_usb_device(vendor_id='1050', product_id='0407',
-                                    serial='S1', port_path='1-2.3',
-                                    device_class='00',
-                                    interface_classes=('03', '0b'))
+        self.key = fakes.host_usb_device(
+            vendor_id='1050', product_id='0407', serial='S1',
+            port_path='1-2.3', device_class='00',
+            interface_classes=('03', '0b'))
 
     def spec(self, **fields):
         return devspec.DeviceSpec(**fields)
@@ -116,7 +116,8 @@ class MatchTestCase(base.BaseTestCase):
         self.assertFalse(devspec.matches(self.spec(serial='S1'), anonymous))
 
     def test_device_class_matches_device_or_interface(self):
-        printer = fakes.host_usb_device(device_class='07', interface_classes=())
+        printer = fakes.host_usb_device(device_class='07',
+                                        interface_classes=())
         self.assertTrue(devspec.matches(self.spec(device_class='07'),
                                         printer))
         self.assertTrue(devspec.matches(self.spec(device_class='0b'),
@@ -146,8 +147,8 @@ class UnassignableReasonTestCase(base.BaseTestCase):
             self.everything, fakes.host_usb_device()))
 
     def test_empty_spec_assigns_nothing(self):
-        self.assertEqual(devspec.REASON_NO_SPEC,
-                         devspec.unassignable_reason((), fakes.host_usb_device()))
+        reason = devspec.unassignable_reason((), fakes.host_usb_device())
+        self.assertEqual(devspec.REASON_NO_SPEC, reason)
 
     def test_not_matched(self):
         specs = (devspec.DeviceSpec(vendor_id='ffff'),)
@@ -158,7 +159,7 @@ class UnassignableReasonTestCase(base.BaseTestCase):
     def test_hubs_never(self):
         hub = fakes.host_usb_device(device_class='09')
         root = fakes.host_usb_device(device_class='09', is_root_hub=True,
-                                port_path='usb1')
+                                     port_path='usb1')
         self.assertEqual(devspec.REASON_HUB,
                          devspec.unassignable_reason(self.everything, hub))
         self.assertEqual(devspec.REASON_ROOT_HUB,

@@ -1,0 +1,43 @@
+#!/bin/bash
+# Run every test suite in the current virtualenv, then print one summary
+# line "N passed, N failed, N skipped". Exits non-zero if any suite failed.
+#
+# Suites: style (flake8), unit, umockdev (real libudev on recorded devices,
+# under umockdev-wrapper) and integration (real libvirtd + QEMU, one test
+# process since it owns the daemon it starts).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+export OS_NOVA_DISABLE_EVENTLET_PATCHING=1
+
+passed=0 failed=0 skipped=0 status=0
+
+count() {
+    local stats
+    stats=$(stestr last --subunit | subunit-stats 2>/dev/null)
+    passed=$((passed + $(awk '/^Passed tests:/ {print $3}' <<<"$stats")))
+    failed=$((failed + $(awk '/^Failed tests:/ {print $3}' <<<"$stats")))
+    skipped=$((skipped + $(awk '/^Skipped tests:/ {print $3}' <<<"$stats")))
+}
+
+suite() {
+    local name=$1
+    shift
+    echo "=== $name"
+    if ! "$@"; then
+        echo "=== $name FAILED"
+        status=1
+    fi
+}
+
+suite pep8 flake8
+suite unit stestr --test-path ./tests/unit run
+count
+suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
+count
+suite integration stestr --test-path ./tests/integration run --concurrency 1
+count
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

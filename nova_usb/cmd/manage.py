@@ -59,24 +59,30 @@ def _format_table(rows):
     return table.get_string()
 
 
-def _parser():
-    parser = argparse.ArgumentParser(
-        prog='nova-usb-manage',
-        description='nova-usb operator commands for a compute node.')
+def _add_config_options(parser, default):
     parser.add_argument(
-        '--config-file', action='append', default=[], metavar='PATH',
+        '--config-file', action='append', default=default, metavar='PATH',
         help='Nova configuration file to read [usb] and [DEFAULT] host '
              'from; may be repeated. Default: the files Nova itself reads '
              '(/etc/nova/nova.conf, ...).')
     parser.add_argument(
-        '--config-dir', action='append', default=[], metavar='DIR',
+        '--config-dir', action='append', default=default, metavar='DIR',
         help='Directory of *.conf files to read, after --config-file.')
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='nova-usb-manage',
+        description='nova-usb operator commands for a compute node.')
+    _add_config_options(parser, default=[])
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.required = True
     devices = commands.add_parser(
         'host-devices',
         help='List the USB devices of this host and whether each is '
              'assignable under [usb] device_spec.')
+    # Also accepted after the command; SUPPRESS keeps those given before.
+    _add_config_options(devices, default=argparse.SUPPRESS)
     devices.add_argument('--format', choices=('table', 'json'),
                          default='table', help='Output format.')
     return parser

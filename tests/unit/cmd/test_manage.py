@@ -43,3 +43,20 @@ class DescribeTestCase(base.BaseTestCase):
 
     def test_command_is_required(self):
         self.assertRaises(SystemExit, manage.main, [])
+
+
+class ParserTestCase(base.BaseTestCase):
+
+    def test_config_options_before_or_after_the_command(self):
+        parser = manage._parser()
+        before = parser.parse_args(['--config-file', 'a.conf',
+                                    'host-devices', '--format', 'json'])
+        after = parser.parse_args(['host-devices', '--config-file', 'a.conf',
+                                   '--config-dir', 'd'])
+        neither = parser.parse_args(['host-devices'])
+        self.assertEqual((['a.conf'], [], 'json'),
+                         (before.config_file, before.config_dir,
+                          before.format))
+        self.assertEqual((['a.conf'], ['d'], 'table'),
+                         (after.config_file, after.config_dir, after.format))
+        self.assertEqual(([], []), (neither.config_file, neither.config_dir))

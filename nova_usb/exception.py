@@ -43,3 +43,9 @@ class UnknownControllerModel(NovaUsbException):
 class InvalidControllerPorts(NovaUsbException):
     msg_fmt = ("USB controller model '%(model)s' %(reason)s")
     code = 400
+
+
+class CorruptUsbRequests(NovaUsbException):
+    msg_fmt = ("The stored USB requests (%(key)s) of this server cannot be "
+               "read: %(reason)s")
+    code = 500

@@ -57,7 +57,12 @@ def _attribute(udev_device, name):
 
 
 def _property(udev_device, name):
-    return _text(udev_device.properties.get(name))
+    try:
+        return _text(udev_device.properties.get(name))
+    except UnicodeDecodeError as e:
+        # pyudev decodes properties strictly, and a udev rule or a local
+        # hwdb entry can set any bytes: decode them as attributes are.
+        return _text(e.object)
 
 
 def _speed(text):

@@ -49,3 +49,69 @@ class CorruptUsbRequests(NovaUsbException):
     msg_fmt = ("The stored USB requests (%(key)s) of this server cannot be "
                "read: %(reason)s")
     code = 500
+
+
+class UsbInstanceInvalidState(NovaUsbException):
+    msg_fmt = ("Cannot %(action)s while the server is in vm_state "
+               "%(vm_state)s, task_state %(task_state)s; allowed only in "
+               "vm_state %(allowed)s with no task in progress.")
+    code = 409
+
+
+class UsbDeviceNotFound(NovaUsbException):
+    msg_fmt = "USB device %(device_id)s is not on host %(host)s."
+    code = 404
+
+
+class UsbDeviceNotAttached(NovaUsbException):
+    msg_fmt = "USB device %(device_id)s is not attached to this server."
+    code = 404
+
+
+class UsbDeviceAlreadyAttached(NovaUsbException):
+    msg_fmt = "USB device %(device_id)s is already attached to this server."
+    code = 409
+
+
+class UsbDeviceNotAssignable(NovaUsbException):
+    msg_fmt = "USB device %(device_id)s cannot be assigned: %(reason)s."
+    code = 409
+
+
+class UsbDeviceInUse(NovaUsbException):
+    msg_fmt = "USB device %(device_id)s is held by server %(server_id)s."
+    code = 409
+
+
+class UsbNoFreePort(NovaUsbException):
+    msg_fmt = "No free USB port for the device: %(reason)s"
+    code = 409
+
+
+class UsbControllerNotFound(NovaUsbException):
+    msg_fmt = ("USB controller %(index)s of this server was not added "
+               "through nova-usb.")
+    code = 404
+
+
+class UsbControllerInUse(NovaUsbException):
+    msg_fmt = ("USB controller %(index)s cannot be removed: %(reason)s")
+    code = 409
+
+
+class UsbTooManyControllers(NovaUsbException):
+    msg_fmt = ("A server can have at most %(limit)d USB controllers added "
+               "through nova-usb.")
+    code = 409
+
+
+class UsbLiveMigrationRefused(NovaUsbException):
+    msg_fmt = ("Server %(server_id)s holds host USB devices (%(devices)s) "
+               "and cannot be live migrated: detach them first.")
+    code = 409
+
+
+class UsbHostRefused(NovaUsbException):
+    msg_fmt = ("The compute host could not %(action)s the USB device: "
+               "%(reason)s")
+    code = 409

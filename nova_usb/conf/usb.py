@@ -12,6 +12,8 @@
 
 from oslo_config import cfg
 
+from nova_usb.virt import ports
+
 usb_group = cfg.OptGroup(
     name='usb',
     title='USB passthrough options',
@@ -50,6 +52,25 @@ Example, a YubiKey of any serial and every device behind port 1-4::
 
 Possible errors: a rule that is not a JSON object, has an unknown key or a
 malformed value stops the service at start-up with a message naming the rule.
+"""),
+    cfg.StrOpt(
+        'default_controller_model',
+        default='qemu-xhci',
+        choices=ports.ADDABLE_MODELS,
+        help="""
+USB controller model given to a server that holds USB devices but whose
+image asks for no USB controller (Nova then disables USB with model
+'none'). Takes effect when Nova next writes the server's domain (start,
+hard reboot, rebuild, ...).
+"""),
+    cfg.IntOpt(
+        'max_controllers_per_server',
+        default=4,
+        min=0,
+        max=8,
+        help="""
+How many USB controllers may be added to one server through nova-usb, on top
+of the one Nova gives it. Each takes a PCI slot of the guest.
 """),
 ]
 

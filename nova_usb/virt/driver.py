@@ -1,0 +1,108 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Nova's libvirt driver, with host USB devices for its servers.
+
+Load it in nova-compute with::
+
+    [DEFAULT]
+    compute_driver = usb_libvirt.LibvirtUsbDriver
+
+(Nova imports compute drivers from the ``nova.virt`` package only; nova-usb
+installs the one-line module ``nova/virt/usb_libvirt.py`` that names this
+class.)
+
+What it changes in Nova's driver, and nothing else:
+
+* start-up: checks [usb] device_spec (a bad rule stops the service), scans
+  the host's USB devices, watches hotplug, rebuilds the claims of the
+  servers on this host, and serves nova-usb's RPC API;
+* every time Nova writes a domain (boot, reboot, start, rebuild, rescue,
+  resize, unshelve, evacuate), the server's requested USB controllers and
+  devices are put into it;
+* a deleted server, or one leaving the host, releases its devices;
+* live migration of a server holding USB devices is refused.
+"""
+
+from nova.compute import task_states
+from nova import context as nova_context
+from nova.virt.libvirt import driver as libvirt_driver
+from oslo_log import log as logging
+
+from nova_usb import conf as nova_usb_conf
+from nova_usb import rpc as usb_rpc
+from nova_usb.virt import manager as usb_manager
+
+CONF = nova_usb_conf.CONF
+LOG = logging.getLogger(__name__)
+
+# Task states in which a destroy() means the server leaves this host for
+# good, so its devices are released. A hard reboot, a rebuild or a resize
+# onto the same host also destroy the domain, but keep the devices.
+_LEAVING = (task_states.DELETING, task_states.SHELVING_OFFLOADING,
+            task_states.SOFT_DELETING)
+
+
+class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
+
+    def __init__(self, virtapi, read_only=False):
+        super().__init__(virtapi, read_only)
+        self.usb = None
+        self._usb_rpc_server = None
+
+    def init_host(self, host):
+        super().init_host(host)
+        self.usb = usb_manager.UsbManager(self, CONF.host)
+        self.usb.start(nova_context.get_admin_context())
+        self._usb_rpc_server = usb_rpc.get_server(CONF.host, self.usb)
+        self._usb_rpc_server.start()
+
+    def cleanup_host(self, host):
+        if self._usb_rpc_server is not None:
+            self._usb_rpc_server.stop()
+            self._usb_rpc_server.wait()
+            self._usb_rpc_server = None
+        if self.usb is not None:
+            self.usb.stop()
+        super().cleanup_host(host)
+
+    def _get_guest_config(self, instance, network_info, image_meta,
+                          disk_info, *args, **kwargs):
+        guest = super()._get_guest_config(
+            instance, network_info, image_meta, disk_info, *args, **kwargs)
+        if self.usb is not None:
+            self.usb.add_to_guest_config(instance, guest)
+        return guest
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        super().destroy(context, instance, network_info,
+                        block_device_info=block_device_info,
+                        destroy_disks=destroy_disks,
+                        destroy_secrets=destroy_secrets)
+        if self.usb is not None and (instance.task_state in _LEAVING or
+                                     instance.host != CONF.host):
+            self.usb.release(instance)
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        super().confirm_migration(context, migration, instance, network_info)
+        if self.usb is not None and migration.source_compute == CONF.host \
+                and migration.dest_compute != CONF.host:
+            self.usb.release(instance)
+
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data,
+                                      block_device_info=None):
+        if self.usb is not None:
+            self.usb.check_can_live_migrate(instance)
+        return super().check_can_live_migrate_source(
+            context, instance, dest_check_data, block_device_info)

@@ -10,6 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import fixtures
 from oslotest import base
 
 from nova_usb.cmd import manage
@@ -42,7 +43,11 @@ class DescribeTestCase(base.BaseTestCase):
         self.assertIn(devspec.REASON_NO_SPEC, table)
 
     def test_command_is_required(self):
+        stderr = self.useFixture(fixtures.StringStream('stderr'))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr.stream))
         self.assertRaises(SystemExit, manage.main, [])
+        self.assertIn('required: COMMAND', stderr.getDetails()[
+            'stderr'].as_text())
 
 
 class ParserTestCase(base.BaseTestCase):

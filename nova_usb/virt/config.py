@@ -30,8 +30,10 @@ STARTUP_POLICIES = ('mandatory', 'requisite', 'optional')
 # libvirt accepts user-chosen aliases only with this prefix and alphabet.
 _ALIAS = re.compile(r'^ua-[A-Za-z0-9_-]{1,60}$')
 _HEX4 = re.compile(r'^(0x)?[0-9a-fA-F]{1,4}$')
-# A port of a root hub, then up to four levels of hubs: "1", "2.3.1"
-_USB_PORT = re.compile(r'^[1-9][0-9]?(\.[1-9][0-9]?){0,4}$')
+# A port of a root hub, then up to three levels of hubs: "1", "2.3.1".
+# libvirt takes four levels at most: "1.2.3.4.5" fails its schema and its
+# parser (VIR_DOMAIN_DEVICE_USB_MAX_PORT_DEPTH).
+_USB_PORT = re.compile(r'^[1-9][0-9]?(\.[1-9][0-9]?){0,3}$')
 _MODEL = re.compile(r'^[a-z0-9][a-z0-9-]{0,31}$')
 
 
@@ -81,7 +83,7 @@ class LibvirtConfigGuestUSBAddress(
     def format_dom(self):
         xml = super().format_dom()
         if self.bus is not None:
-            xml.set('bus', str(_uint('USB bus', self.bus)))
+            xml.set('bus', str(_uint('USB bus', self.bus, 0, 255)))
         if self.port is not None:
             if not _USB_PORT.match(str(self.port)):
                 raise _invalid('USB port must look like "1" or "1.2", '

@@ -38,11 +38,9 @@ from nova import context as nova_context
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
-from nova_usb import conf as nova_usb_conf
 from nova_usb import rpc as usb_rpc
 from nova_usb.virt import manager as usb_manager
 
-CONF = nova_usb_conf.CONF
 LOG = logging.getLogger(__name__)
 
 # Task states in which a destroy() means the server leaves this host for
@@ -61,9 +59,9 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
 
     def init_host(self, host):
         super().init_host(host)
-        self.usb = usb_manager.UsbManager(self, CONF.host)
+        self.usb = usb_manager.UsbManager(self, host)
         self.usb.start(nova_context.get_admin_context())
-        self._usb_rpc_server = usb_rpc.get_server(CONF.host, self.usb)
+        self._usb_rpc_server = usb_rpc.get_server(host, self.usb)
         self._usb_rpc_server.start()
 
     def cleanup_host(self, host):
@@ -90,13 +88,14 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
                         destroy_disks=destroy_disks,
                         destroy_secrets=destroy_secrets)
         if self.usb is not None and (instance.task_state in _LEAVING or
-                                     instance.host != CONF.host):
+                                     instance.host != self.usb.host):
             self.usb.release(instance)
 
     def confirm_migration(self, context, migration, instance, network_info):
         super().confirm_migration(context, migration, instance, network_info)
-        if self.usb is not None and migration.source_compute == CONF.host \
-                and migration.dest_compute != CONF.host:
+        if (self.usb is not None and
+                migration.source_compute == self.usb.host and
+                migration.dest_compute != self.usb.host):
             self.usb.release(instance)
 
     def check_can_live_migrate_source(self, context, instance,

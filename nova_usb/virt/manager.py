@@ -459,7 +459,10 @@ class UsbManager(object):
         For a stopped server: Nova's own USB controller and devices from
         its libvirt definition, plus what the requests add.
         """
-        root_model = CONF.usb.default_controller_model
+        default_root = ports.UsbController(
+            0, CONF.usb.default_controller_model,
+            ports.controller_ports(CONF.usb.default_controller_model))
+        root = default_root if requests.devices else None
         own_devices = ()
         try:
             guest = self.driver._host.get_guest(instance)
@@ -468,20 +471,14 @@ class UsbManager(object):
         except nova_exception.InstanceNotFound:
             defined = None
         if defined is not None:
-            root = [c for c in defined.controllers if c.index == 0]
-            if root:
-                root_model = root[0].model
-            elif not requests.devices:
-                root_model = None
+            # Nova's own controller, unless it disabled USB (model 'none',
+            # which add_to_guest_config replaces when devices are wanted).
+            root = next((c for c in defined.controllers if c.index == 0),
+                        root)
             own_devices = tuple(
                 u.kind for u in defined.used if u.kind != 'hostdev') + tuple(
                 k for k in defined.unaddressed if k != 'hostdev')
-        controllers = []
-        if root_model:
-            controllers.append(ports.UsbController(
-                0, root_model, ports.controller_ports(root_model)
-                if root_model in ports.CONTROLLER_PORTS
-                else ports.XHCI_DEFAULT_PORTS))
+        controllers = [root] if root else []
         for request in requests.controllers:
             controllers.append(ports.UsbController(
                 request.index, request.model,

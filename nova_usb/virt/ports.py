@@ -156,6 +156,13 @@ def _usb_port_kind(element):
         return 'ccid'
     if tag == 'sound' and element.get('model') == 'usb':
         return 'sound'
+    if tag == 'serial':
+        target = element.find('target')
+        if target is not None and target.get('type') == 'usb-serial':
+            return 'serial'
+    # Whatever else libvirt gave a USB address holds that port too.
+    if element.find("address[@type='usb']") is not None:
+        return tag
     return None
 
 

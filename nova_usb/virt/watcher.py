@@ -18,6 +18,8 @@ changed to a callback (the compute driver uses it to log, report and
 re-check what its servers are waiting for).
 """
 
+import os
+import select
 import threading
 
 from oslo_log import log as logging
@@ -26,10 +28,6 @@ import pyudev
 from nova_usb.virt import inventory as inventory_mod
 
 LOG = logging.getLogger(__name__)
-
-# How long one poll of the monitor waits before checking for stop(); it
-# bounds how long stop() takes, not how fast events are seen.
-POLL_INTERVAL = 0.5
 
 
 class HotplugWatcher(object):
@@ -41,6 +39,8 @@ class HotplugWatcher(object):
         self._monitor = None
         self._thread = None
         self._stopping = threading.Event()
+        # stop() writes here to wake the watcher thread at once.
+        self._wake_read, self._wake_write = None, None
 
     def start(self):
         """Listen, then scan: no event between the two is lost.
@@ -56,6 +56,7 @@ class HotplugWatcher(object):
         self._monitor.start()
         self._inventory.scan()
         self._stopping.clear()
+        self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(
             target=self._run, name='nova-usb-hotplug', daemon=True)
         self._thread.start()
@@ -64,14 +65,21 @@ class HotplugWatcher(object):
         if self._thread is None:
             return
         self._stopping.set()
+        os.write(self._wake_write, b'x')
         self._thread.join()
+        for fd in (self._wake_read, self._wake_write):
+            os.close(fd)
         self._thread = None
         self._monitor = None
 
     def _run(self):
         while not self._stopping.is_set():
+            readable, _, _ = select.select(
+                [self._monitor, self._wake_read], [], [])
+            if self._monitor not in readable:
+                continue
             try:
-                device = self._monitor.poll(timeout=POLL_INTERVAL)
+                device = self._monitor.poll(timeout=0)
             except EnvironmentError:
                 # The kernel dropped events (ENOBUFS): what we hold may be
                 # stale, so read everything again.

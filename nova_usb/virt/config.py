@@ -83,6 +83,7 @@ class LibvirtConfigGuestUSBAddress(
     def format_dom(self):
         xml = super().format_dom()
         if self.bus is not None:
+            # A bus is a controller index; libvirt's schema allows no more.
             xml.set('bus', str(_uint('USB bus', self.bus, 0, 255)))
         if self.port is not None:
             if not _USB_PORT.match(str(self.port)):

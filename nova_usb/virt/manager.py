@@ -510,7 +510,7 @@ class UsbManager(object):
 
 def _libvirt_message(error):
     get = getattr(error, 'get_error_message', None)
-    return get() if get else str(error)
+    return (get() if get else None) or str(error)
 
 
 class _logged(object):

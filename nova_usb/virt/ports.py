@@ -46,9 +46,14 @@ CONTROLLER_PORTS = {
     'nec-xhci': None,
     'qemu-xhci': None,
 }
-# Models that can be added to a server: every model that owns ports.
+# The VIA south bridge's controller exists only in QEMU builds for MIPS and
+# PowerPC boards; x86 QEMU refuses it at start ("USB controller model
+# 'vt82c686b-uhci' not supported in this QEMU binary").
+_NOT_ON_X86 = ('vt82c686b-uhci',)
+# Models that can be added to a server: every model that owns ports and
+# that x86 QEMU has.
 ADDABLE_MODELS = tuple(sorted(m for m, p in CONTROLLER_PORTS.items()
-                              if p != 0))
+                              if p != 0 and m not in _NOT_ON_X86))
 XHCI_DEFAULT_PORTS = 4
 XHCI_MAX_PORTS = 15
 HUB_PORTS = 8

@@ -46,8 +46,9 @@ LICENCE_VENDOR = '0529'
 def compute_host():
     """The USB devices every test compute host has.
 
-    Two identical YubiKeys told apart by serial, a licence dongle without
-    serial, a keyboard that device_spec does not select, and the hubs.
+    Two identical YubiKeys told apart by serial, licence dongles without
+    serial (enough to fill a guest's ports), a keyboard that device_spec
+    does not select, and the hubs.
     """
     host = usbgen.Host.with_buses(1)
     host.add(usbgen.hub('1-1', devnum=2))
@@ -59,9 +60,11 @@ def compute_host():
                            serial='YK0002', manufacturer='Yubico',
                            product='YubiKey OTP+FIDO+CCID', speed='12',
                            interfaces=('03', '0b')))
-    host.add(usbgen.Device('1-2', LICENCE_VENDOR, '0001', devnum=5,
-                           manufacturer='SafeNet', product='Sentinel HL',
-                           speed='12', interfaces=('ff',)))
+    for n, port in enumerate(('1-2', '1-4', '1-5', '1-6')):
+        host.add(usbgen.Device(port, LICENCE_VENDOR, '0001', devnum=5 + 2 * n,
+                               manufacturer='SafeNet',
+                               product='Sentinel HL', speed='12',
+                               interfaces=('ff',)))
     host.add(usbgen.Device('1-3', '046d', 'c31c', devnum=6,
                            manufacturer='Logitech', product='Keyboard K120',
                            speed='1.5', interfaces=('03',)))

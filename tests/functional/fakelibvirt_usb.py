@@ -96,6 +96,11 @@ class UsbDomain(fakelibvirt.Domain):
 
     # Life of the domain
 
+    def _usb_running(self):
+        """Running or paused: a paused QEMU takes hot-plugs too."""
+        return self._state in (fakelibvirt.VIR_DOMAIN_RUNNING,
+                               fakelibvirt.VIR_DOMAIN_PAUSED)
+
     def createWithFlags(self, flags):
         self._start_usb()
         super().createWithFlags(flags)
@@ -131,7 +136,7 @@ class UsbDomain(fakelibvirt.Domain):
             return super().attachDeviceFlags(xml, flags)
         live = flags & fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
         config = flags & fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
-        if live and not self.isActive():
+        if live and not self._usb_running():
             raise _error('Requested operation is not valid: domain is not '
                          'running', fakelibvirt.VIR_ERR_OPERATION_INVALID,
                          fakelibvirt.VIR_FROM_DOMAIN)
@@ -189,10 +194,14 @@ class UsbDomain(fakelibvirt.Domain):
 
     @staticmethod
     def _buses(live):
-        return {int(c.get('index')): ports.CONTROLLER_PORTS.get(
-                    c.get('model')) or int(c.get('ports') or 4)
-                for c in live if c.tag == 'controller' and
-                c.get('model') != 'none'}
+        buses = {}
+        for controller in live:
+            if (controller.tag == 'controller' and
+                    controller.get('model') != 'none'):
+                buses[int(controller.get('index'))] = (
+                    ports.CONTROLLER_PORTS.get(controller.get('model')) or
+                    int(controller.get('ports') or 4))
+        return buses
 
     @staticmethod
     def _used(live, element):
@@ -276,7 +285,7 @@ class UsbDomain(fakelibvirt.Domain):
         for element in list(devices):
             if _is_usb(element):
                 devices.remove(element)
-        if self.isActive() and not flags & (
+        if self._usb_running() and not flags & (
                 fakelibvirt.VIR_DOMAIN_XML_INACTIVE):
             usb = self._usb_live
         else:

@@ -10,10 +10,20 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-from lxml import etree
+import os
 
+from lxml import etree
+from nova.compute import task_states
+from nova.virt import driver as virt_driver
+
+import nova.conf
+
+from nova_usb import exception
+from nova_usb.virt import driver as usb_driver
 from nova_usb.virt import manager as usb_manager
 from tests.functional import base
+
+CONF = nova.conf.CONF
 
 
 def hostdevs(domain_xml):
@@ -32,7 +42,14 @@ def hostdevs(domain_xml):
     return found
 
 
-class AttachDetachTestCase(base.UsbServersTestBase):
+def make_instance_dir(server):
+    """Where Nova's rescue writes unrescue.xml; no disk image is made in
+    these tests, so nothing else creates it."""
+    os.makedirs(os.path.join(CONF.instances_path, server['id']),
+                exist_ok=True)
+
+
+class UsbTestBase(base.UsbServersTestBase):
 
     def setUp(self):
         super().setUp()
@@ -40,8 +57,34 @@ class AttachDetachTestCase(base.UsbServersTestBase):
         self.key1 = self.device_id('1-1.1')
         self.key2 = self.device_id('1-1.2')
         self.dongle = self.device_id('1-2')
+        self.dongles = [self.device_id(p) for p in ('1-2', '1-4', '1-5',
+                                                    '1-6')]
 
-    def test_hot_attach_then_hard_reboot_keeps_it(self):
+    def assertUnchanged(self, server, before):
+        """Domain XML (live and persistent), requests, claims as before."""
+        self.assertEqual(before, self.snapshot(server))
+
+    def snapshot(self, server):
+        instance = self.instance(server)
+        xml = {}
+        if instance.vm_state in ('active', 'paused'):
+            xml['live'] = hostdevs(self.live_xml(server))
+        xml['config'] = hostdevs(self.config_xml(server))
+        return (xml, self.requests(server),
+                self.computes['compute1'].driver.usb.claims.snapshot())
+
+
+class DriverLoadingTestCase(base.UsbServersTestBase):
+
+    def test_nova_loads_the_driver_by_the_documented_name(self):
+        driver = virt_driver.load_compute_driver(
+            None, 'usb_libvirt.LibvirtUsbDriver')
+        self.assertIsInstance(driver, usb_driver.LibvirtUsbDriver)
+
+
+class StateTableTestCase(UsbTestBase):
+
+    def test_active_is_live_and_persistent(self):
         server = self._create_server(networks='none')
         attached = self.attach(server, self.key1)
         self.assertEqual(server['id'], attached['server_id'])
@@ -54,26 +97,263 @@ class AttachDetachTestCase(base.UsbServersTestBase):
         self.assertEqual({self.key1: 'attached'},
                          self.server_devices(server))
 
-        self._reboot_server(server, hard=True)
-        self.assertIn(alias, hostdevs(self.live_xml(server)))
-        self.assertEqual(server['id'],
-                         self.host_device(self.key1)['server_id'])
-
-    def test_cold_attach_takes_effect_at_start(self):
-        server = self._create_server(networks='none')
-        server = self._stop_server(server)
-        self.attach(server, self.dongle)
-        alias = usb_manager.device_alias(self.dongle)
-        self.assertNotIn(alias, hostdevs(self.config_xml(server)))
-        self._start_server(server)
-        self.assertEqual(('0x0529', '0x0001', '1', '5'),
-                         hostdevs(self.live_xml(server))[alias][:4])
-
-    def test_detach_live(self):
-        server = self._create_server(networks='none')
-        self.attach(server, self.key1)
         self.detach(server, self.key1)
         self.assertEqual({}, hostdevs(self.live_xml(server)))
         self.assertEqual({}, hostdevs(self.config_xml(server)))
         self.assertEqual((), self.requests(server).devices)
         self.assertIsNone(self.host_device(self.key1)['server_id'])
+
+    def test_paused_is_live_and_persistent(self):
+        server = self._create_server(networks='none')
+        self.api.post_server_action(server['id'], {'pause': None})
+        server = self._wait_for_state_change(server, 'PAUSED')
+        self.attach(server, self.key1)
+        alias = usb_manager.device_alias(self.key1)
+        self.assertIn(alias, hostdevs(self.live_xml(server)))
+        self.api.post_server_action(server['id'], {'unpause': None})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertIn(alias, hostdevs(self.live_xml(server)))
+        self.api.post_server_action(server['id'], {'pause': None})
+        server = self._wait_for_state_change(server, 'PAUSED')
+        self.detach(server, self.key1)
+        self.assertEqual({}, hostdevs(self.live_xml(server)))
+
+    def test_stopped_is_recorded_and_effective_at_start(self):
+        server = self._create_server(networks='none')
+        server = self._stop_server(server)
+        self.attach(server, self.dongle)
+        alias = usb_manager.device_alias(self.dongle)
+        # Recorded only: Nova writes the whole domain at the next start.
+        self.assertNotIn(alias, hostdevs(self.config_xml(server)))
+        self.assertEqual(server['id'],
+                         self.host_device(self.dongle)['server_id'])
+        server = self._start_server(server)
+        self.assertEqual(('0x0529', '0x0001', '1', '5'),
+                         hostdevs(self.live_xml(server))[alias][:4])
+
+        server = self._stop_server(server)
+        self.detach(server, self.dongle)
+        server = self._start_server(server)
+        self.assertEqual({}, hostdevs(self.live_xml(server)))
+
+    def assertRefused(self, server, action='attach', device_id=None):
+        device_id = device_id or self.key1
+        before = self.snapshot(server)
+        call = self.attach if action == 'attach' else self.detach
+        error = self.assertRaises(exception.UsbInstanceInvalidState, call,
+                                  server, device_id)
+        self.assertEqual(409, error.code)
+        self.assertUnchanged(server, before)
+        return error
+
+    def test_suspended_is_refused(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key2)
+        server = self._suspend_server(server)
+        error = self.assertRefused(server)
+        self.assertIn('suspended', str(error))
+        self.assertRefused(server, 'detach', self.key2)
+        server = self._resume_server(server)
+        self.assertIn(usb_manager.device_alias(self.key2),
+                      hostdevs(self.live_xml(server)))
+
+    def test_rescued_is_refused(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key2)
+        make_instance_dir(server)
+        server = self._rescue_server(server)
+        self.assertRefused(server)
+        self.assertRefused(server, 'detach', self.key2)
+        # The rescue domain, written by Nova, has the device too.
+        self.assertIn(usb_manager.device_alias(self.key2),
+                      hostdevs(self.live_xml(server)))
+        server = self._unrescue_server(server)
+        self.assertIn(usb_manager.device_alias(self.key2),
+                      hostdevs(self.live_xml(server)))
+
+    def test_shelved_offloaded_is_refused(self):
+        server = self._create_server(networks='none')
+        server = self._shelve_server(server)
+        instance = self.instance(server)
+        error = self.assertRaises(exception.UsbInstanceInvalidState,
+                                  self.computes['compute1'].driver.usb
+                                  .attach_device, self.ctxt, instance,
+                                  self.key1)
+        self.assertIn('shelved_offloaded', str(error))
+
+    def test_error_state_is_refused(self):
+        server = self._create_server(networks='none')
+        instance = self.instance(server)
+        instance.vm_state = 'error'
+        instance.save()
+        self.assertRefused(server)
+
+    def test_any_task_state_is_refused(self):
+        server = self._create_server(networks='none')
+        instance = self.instance(server)
+        instance.task_state = task_states.REBOOTING
+        instance.save()
+        error = self.assertRefused(server)
+        self.assertIn('rebooting', str(error))
+
+
+class AttachErrorsTestCase(UsbTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self._create_server(networks='none')
+
+    def assertAttachFails(self, error_class, device_id, fragment,
+                          server=None, **kwargs):
+        server = server or self.server
+        before = self.snapshot(server)
+        error = self.assertRaises(error_class, self.attach, server,
+                                  device_id, **kwargs)
+        self.assertIn(fragment, str(error))
+        self.assertUnchanged(server, before)
+        return error
+
+    def test_unknown_device(self):
+        error = self.assertAttachFails(
+            exception.UsbDeviceNotFound, 'not-a-device', 'compute1')
+        self.assertEqual(404, error.code)
+
+    def test_device_of_another_host(self):
+        self.assertAttachFails(exception.UsbDeviceNotFound,
+                               self.device_id('1-1.1', host='compute2'),
+                               'is not on host compute1')
+
+    def test_hub(self):
+        error = self.assertAttachFails(exception.UsbDeviceNotAssignable,
+                                       self.device_id('1-1'), 'hub')
+        self.assertEqual(409, error.code)
+
+    def test_not_in_device_spec(self):
+        self.assertAttachFails(exception.UsbDeviceNotAssignable,
+                               self.device_id('1-3'),
+                               'not matched by [usb] device_spec')
+
+    def test_held_by_a_running_server(self):
+        other = self._create_server(networks='none')
+        self.attach(other, self.key1)
+        error = self.assertAttachFails(exception.UsbDeviceInUse, self.key1,
+                                       other['id'])
+        self.assertEqual(409, error.code)
+
+    def test_held_by_a_stopped_server(self):
+        other = self._create_server(networks='none')
+        other = self._stop_server(other)
+        self.attach(other, self.key1)
+        self.assertAttachFails(exception.UsbDeviceInUse, self.key1,
+                               other['id'])
+        stopped = self._stop_server(self.server)
+        self.assertAttachFails(exception.UsbDeviceInUse, self.key1,
+                               other['id'], server=stopped)
+
+    def test_already_attached(self):
+        self.attach(self.server, self.key1)
+        self.assertAttachFails(exception.UsbDeviceAlreadyAttached,
+                               self.key1, 'already attached')
+
+    def test_unknown_controller_model(self):
+        error = self.assertAttachFails(exception.UnknownControllerModel,
+                                       self.key1, 'qemu-xhci',
+                                       controller_model='usb4')
+        self.assertEqual(400, error.code)
+
+    def test_running_server_lacking_the_controller_model(self):
+        self.assertAttachFails(exception.UsbNoFreePort, self.key1,
+                               'no ehci USB controller. Stop the server',
+                               controller_model='ehci')
+
+    def test_running_server_with_every_port_taken(self):
+        # Nova's controller has 4 ports and its tablet takes one.
+        for device_id in self.dongles[:3]:
+            self.attach(self.server, device_id)
+        error = self.assertAttachFails(exception.UsbNoFreePort,
+                                       self.dongles[3], 'add a USB '
+                                       'controller')
+        self.assertEqual(409, error.code)
+
+    def test_libvirt_refusal_changes_nothing(self):
+        # libvirt finds the device in use by a domain nova-usb does not
+        # know of (started by hand).
+        other = self._create_server(networks='none')
+        self.attach(other, self.key1)
+        self.computes['compute1'].driver.usb.claims.release(
+            self.key1, other['id'])
+        self.assertAttachFails(exception.UsbHostRefused, self.key1,
+                               'is in use by driver QEMU')
+
+
+class IdenticalTokensTestCase(UsbTestBase):
+
+    def test_two_identical_tokens_on_two_servers(self):
+        first = self._create_server(networks='none')
+        second = self._create_server(networks='none')
+        self.attach(first, self.key1)
+        self.attach(second, self.key2)
+        self.assertEqual(
+            [('0x1050', '0x0407', '1', '3')],
+            [v[:4] for v in hostdevs(self.live_xml(first)).values()])
+        self.assertEqual(
+            [('0x1050', '0x0407', '1', '4')],
+            [v[:4] for v in hostdevs(self.live_xml(second)).values()])
+        self._reboot_server(first, hard=True)
+        self._reboot_server(second, hard=True)
+        self.assertEqual({self.key1: 'attached'}, self.server_devices(first))
+        self.assertEqual({self.key2: 'attached'},
+                         self.server_devices(second))
+
+
+class MissingDeviceTestCase(UsbTestBase):
+
+    def test_device_missing_at_boot_then_back(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        server = self._stop_server(server)
+        key = next(d for d in self.usb_host.devices
+                   if d.port_path == '1-1.1')
+        sys_path = self.usb_host.sys_path(key)
+        self.testbed.uevent(sys_path, 'remove')
+        self.testbed.remove_device(sys_path)
+        self.wait_for_inventory(lambda ids: self.key1 not in ids)
+
+        server = self._start_server(server)
+        self.assertEqual({}, hostdevs(self.live_xml(server)))
+        self.assertEqual({self.key1: 'missing'}, self.server_devices(server))
+
+        self.testbed.add_from_string(self.usb_host.recording([key]))
+        self.testbed.uevent(sys_path, 'add')
+        self.wait_for_inventory(lambda ids: self.key1 in ids)
+        self._reboot_server(server, hard=True)
+        self.assertIn(usb_manager.device_alias(self.key1),
+                      hostdevs(self.live_xml(server)))
+        self.assertEqual({self.key1: 'attached'},
+                         self.server_devices(server))
+
+    def wait_for_inventory(self, condition):
+        inventory = self.computes['compute1'].driver.usb.inventory
+        for _ in range(100):
+            if condition({d.id for d in inventory.devices()}):
+                return
+            self.wait(0.05)
+        self.fail('the hotplug watcher did not see the change')
+
+    @staticmethod
+    def wait(seconds):
+        import time
+        time.sleep(seconds)
+
+    def test_device_plugged_after_start_up_can_be_attached(self):
+        late = base.usbgen.Device('1-7', base.YUBICO, '0407', devnum=20,
+                                  serial='YK0099', interfaces=('03',))
+        self.usb_host.add(late)
+        self.testbed.add_from_string(self.usb_host.recording([late]))
+        self.testbed.uevent(self.usb_host.sys_path(late), 'add')
+        late_id = self.device_id('1-7')
+        self.wait_for_inventory(lambda ids: late_id in ids)
+        server = self._create_server(networks='none')
+        self.attach(server, late_id)
+        self.assertEqual(('0x1050', '0x0407', '1', '20'), hostdevs(
+            self.live_xml(server))[usb_manager.device_alias(late_id)][:4])

@@ -12,13 +12,13 @@
 
 from oslo_config import cfg
 
-from nova_usb.virt import ports
+from nova_usb.virt import controllers
 
 usb_group = cfg.OptGroup(
     name='usb',
     title='USB passthrough options',
     help="""
-Which host USB devices nova-usb may hand to servers on this compute host.
+nova-usb: which host USB devices servers may use, and how they get them.
 """)
 
 usb_opts = [
@@ -56,7 +56,7 @@ malformed value stops the service at start-up with a message naming the rule.
     cfg.StrOpt(
         'default_controller_model',
         default='qemu-xhci',
-        choices=ports.ADDABLE_MODELS,
+        choices=controllers.ADDABLE_MODELS,
         help="""
 USB controller model given to a server that holds USB devices but whose
 image asks for no USB controller (Nova then disables USB with model

@@ -201,9 +201,34 @@ class HostUsbInventory(object):
             reading = read_device(udev_device, self.host)
             if reading is None:
                 return None
+            self._forget_moved_away(reading)
             self._readings[sys_path] = reading
             self._renumber()
             return InventoryChange(ADDED, self._device_at(sys_path))
+
+    def _forget_moved_away(self, reading):
+        """Drop an earlier reading of the same device at a port it left.
+
+        A device moved to another port is announced at the new port before
+        it is removed from the old one; for that moment two readings share
+        one serial, which would give both port-based ids. The old one is
+        gone from sysfs already, so it is dropped now and its 'remove'
+        changes nothing.
+        """
+        if not reading.serial:
+            return
+        for sys_path, other in list(self._readings.items()):
+            if (sys_path != reading.sys_path and
+                    other.serial_key == reading.serial_key and
+                    not self._exists(sys_path)):
+                del self._readings[sys_path]
+
+    def _exists(self, sys_path):
+        try:
+            pyudev.Devices.from_sys_path(self._context, sys_path)
+        except pyudev.DeviceNotFoundAtPathError:
+            return False
+        return True
 
     def _device_at(self, sys_path):
         for device in self._devices:

@@ -79,7 +79,11 @@ class HotplugWatcher(object):
             if self._monitor not in readable:
                 continue
             try:
-                device = self._monitor.poll(timeout=0)
+                # Not Monitor.poll(): it needs select.poll, which eventlet's
+                # monkey patching removes (nova-compute may run either
+                # way). The socket is readable and non-blocking, so this
+                # reads the waiting event or returns None.
+                device = self._monitor._receive_device()
             except EnvironmentError:
                 # The kernel dropped events (ENOBUFS): what we hold may be
                 # stale, so read everything again.

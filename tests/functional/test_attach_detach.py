@@ -43,8 +43,10 @@ def hostdevs(domain_xml):
 
 
 def make_instance_dir(server):
-    """Where Nova's rescue writes unrescue.xml; no disk image is made in
-    these tests, so nothing else creates it."""
+    """Where Nova's rescue writes unrescue.xml.
+
+    No disk image is made in these tests, so nothing else creates it.
+    """
     os.makedirs(os.path.join(CONF.instances_path, server['id']),
                 exist_ok=True)
 

@@ -183,6 +183,29 @@ class TestApplyUevent(HotplugTestCase):
         self.assertEqual({'usb1': self.ports()['usb1'], '1-3': known_id},
                          self.ports())
 
+    def test_moved_device_is_announced_with_its_id(self):
+        # The kernel had already let go of the old port when the 'add' for
+        # the new one is read: the add carries the serial-based id, and the
+        # late 'remove' of the old port changes nothing.
+        old = token('1-2', 2)
+        old_path = self.plug(old)
+        self.inventory.apply_uevent('add', self.udev_device(old_path))
+        known_id = self.ports()['1-2']
+        gone = self.udev_device(old_path)
+        self.unplug(old)
+        new_path = self.plug(dataclasses.replace(old, port_path='1-3',
+                                                 devnum=3))
+
+        added = self.inventory.apply_uevent('add',
+                                            self.udev_device(new_path))
+
+        self.assertEqual((inventory.ADDED, known_id, '1-3'),
+                         (added.action, added.device.id,
+                          added.device.port_path))
+        self.assertIsNone(self.inventory.apply_uevent('remove', gone))
+        self.assertEqual({'usb1': self.ports()['usb1'], '1-3': known_id},
+                         self.ports())
+
     def test_remove_of_an_unknown_device_is_ignored(self):
         sys_path = self.plug(token('1-2', 2))
         before = self.inventory.devices()

@@ -50,12 +50,12 @@ HUB_PORTS = 8
 
 
 def controller_ports(model, ports=None):
-    """How many ports a controller of ``model`` has.
+    """How many ports a controller of ``model`` that can be added has.
 
     ``ports`` is the requested ``ports`` attribute; only the xHCI models
     accept one. Raises UnknownControllerModel or InvalidControllerPorts.
     """
-    if model not in CONTROLLER_PORTS:
+    if model not in ADDABLE_MODELS:
         raise exception.UnknownControllerModel(
             model=model, known=', '.join(ADDABLE_MODELS))
     fixed = CONTROLLER_PORTS[model]

@@ -159,11 +159,7 @@ class UsbDomain(fakelibvirt.Domain):
                 raise _error('device is already in the domain '
                              'configuration',
                              fakelibvirt.VIR_ERR_OPERATION_INVALID)
-            config_copy = copy.deepcopy(element)
-            address = config_copy.find('address')
-            if address is not None and not live:
-                config_copy.remove(address)
-            self._usb_config.append(config_copy)
+            self._usb_config.append(copy.deepcopy(element))
 
     def _attach_live(self, element):
         if element.tag == 'hostdev':

@@ -64,6 +64,8 @@ class ControllerPortsTestCase(base.BaseTestCase):
 
     def test_companions_cannot_be_added(self):
         self.assertNotIn('ich9-uhci1', ports.ADDABLE_MODELS)
+        self.assertRaises(exception.UnknownControllerModel,
+                          ports.controller_ports, 'ich9-uhci1')
         self.assertIn('ich9-ehci1', ports.ADDABLE_MODELS)
         self.assertIn('qemu-xhci', ports.ADDABLE_MODELS)
 

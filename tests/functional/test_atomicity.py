@@ -1,0 +1,131 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Failures at every step change nothing; concurrent requests, one winner."""
+
+import threading
+from unittest import mock
+
+from oslo_db import exception as db_exception
+
+from nova_usb import exception
+from tests.functional import fakelibvirt_usb
+from tests.functional import test_attach_detach as helpers
+
+
+def failing_save(*args, **kwargs):
+    raise db_exception.DBConnectionError('database went away')
+
+
+class FaultInjectionTestCase(helpers.UsbTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self._create_server(networks='none')
+
+    def assertNothingChanges(self, call, error_class, server=None):
+        server = server or self.server
+        before = self.snapshot(server)
+        self.assertRaises(error_class, call)
+        self.assertUnchanged(server, before)
+
+    def test_libvirt_attach_error(self):
+        with mock.patch.object(
+                fakelibvirt_usb.UsbDomain, '_attach_live',
+                side_effect=fakelibvirt_usb._error('internal error: qemu '
+                                                   'unexpectedly closed the '
+                                                   'monitor', 1)):
+            self.assertNothingChanges(
+                lambda: self.attach(self.server, self.key1),
+                exception.UsbHostRefused)
+
+    def test_save_fails_after_live_attach(self):
+        with mock.patch('nova.objects.Instance.save',
+                        side_effect=failing_save):
+            self.assertNothingChanges(
+                lambda: self.attach(self.server, self.key1), Exception)
+        # And it can be attached for real afterwards.
+        self.attach(self.server, self.key1)
+
+    def test_save_fails_on_recorded_attach(self):
+        server = self._stop_server(self.server)
+        with mock.patch('nova.objects.Instance.save',
+                        side_effect=failing_save):
+            self.assertNothingChanges(
+                lambda: self.attach(server, self.key1, 'ehci'), Exception,
+                server=server)
+
+    def test_live_detach_times_out(self):
+        self.attach(self.server, self.key1)
+        original = fakelibvirt_usb.UsbDomain.detachDeviceFlags
+
+        def guest_keeps_it(domain, xml, flags):
+            # The guest never lets the device go: only the persistent
+            # definition loses it.
+            return original(domain, xml, flags & ~(
+                fakelibvirt_usb.fakelibvirt.VIR_DOMAIN_AFFECT_LIVE))
+
+        with mock.patch.object(fakelibvirt_usb.UsbDomain,
+                               'detachDeviceFlags', guest_keeps_it):
+            self.assertNothingChanges(
+                lambda: self.detach(self.server, self.key1),
+                exception.UsbHostRefused)
+
+    def test_save_fails_after_live_detach(self):
+        self.attach(self.server, self.key1)
+        with mock.patch('nova.objects.Instance.save',
+                        side_effect=failing_save):
+            self.assertNothingChanges(
+                lambda: self.detach(self.server, self.key1), Exception)
+        self.detach(self.server, self.key1)
+        self.assertEqual({}, helpers.hostdevs(self.live_xml(self.server)))
+
+    def test_save_fails_on_controller_add(self):
+        server = self._stop_server(self.server)
+        with mock.patch('nova.objects.Instance.save',
+                        side_effect=failing_save):
+            self.assertNothingChanges(
+                lambda: self.usb_api.add_controller(
+                    self.ctxt, self.instance(server), 'ehci'), Exception,
+                server=server)
+
+
+class ConcurrencyTestCase(helpers.UsbTestBase):
+
+    def test_one_device_many_servers_one_winner(self):
+        servers = [self._create_server(networks='none') for _ in range(5)]
+        instances = [self.instance(s) for s in servers]
+        start = threading.Barrier(len(instances))
+        results = {}
+
+        def attach(instance):
+            start.wait()
+            try:
+                self.usb_api.attach_device(self.ctxt, instance, self.key1)
+                results[instance.uuid] = 'attached'
+            except exception.UsbDeviceInUse as e:
+                results[instance.uuid] = e
+
+        threads = [threading.Thread(target=attach, args=(i,))
+                   for i in instances]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        winners = [uuid for uuid, r in results.items() if r == 'attached']
+        self.assertEqual(1, len(winners), results)
+        self.assertEqual(len(instances), len(results))
+        self.assertEqual(winners[0],
+                         self.host_device(self.key1)['server_id'])
+        holding = [s for s in servers
+                   if helpers.hostdevs(self.live_xml(s))]
+        self.assertEqual([winners[0]], [s['id'] for s in holding])

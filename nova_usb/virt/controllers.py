@@ -45,6 +45,9 @@ _NOT_ON_X86 = ('vt82c686b-uhci',)
 ADDABLE_MODELS = tuple(sorted(m for m, p in CONTROLLER_PORTS.items()
                               if p != 0 and m not in _NOT_ON_X86))
 XHCI_DEFAULT_PORTS = 4
+# What libvirt makes of <controller type='usb'/> without a model (Nova
+# writes one when the guest needs USB), on pc and q35 machines alike.
+DEFAULT_MODEL = 'piix3-uhci'
 XHCI_MAX_PORTS = 15
 HUB_PORTS = 8
 
@@ -60,7 +63,9 @@ def controller_ports(model, ports=None):
             model=model, known=', '.join(ADDABLE_MODELS))
     fixed = CONTROLLER_PORTS[model]
     if fixed is not None:
-        if ports is not None and ports != fixed:
+        if ports is not None:
+            # QEMU refuses a ports attribute on these models, whatever its
+            # value, when the guest starts.
             raise exception.InvalidControllerPorts(
                 model=model, reason='has %d ports; its port count cannot '
                                     'be set' % fixed)

@@ -297,16 +297,21 @@ class UsbManager(object):
 
     def _record_attach(self, context, instance, requests, wanted,
                        controller_model):
-        if controller_model and not self._topology(
-                instance, requests).controllers_of(controller_model):
-            # Stopped server asked for a model it lacks: add it cold first,
-            # in the same save.
-            wanted = wanted.with_controller(self._new_controller_request(
-                instance, requests, controller_model, None))
-        topology = self._topology(instance, wanted)
-        if len(topology.free_ports()) < len(topology.unaddressed):
-            raise exception.UsbNoFreePort(reason=self._full_reason(
-                topology, controller_model))
+        """Record a device for a stopped server.
+
+        libvirt fits the server's USB devices when Nova defines the domain
+        at the next start, adding USB hubs when the controllers' ports run
+        out, so only a device asking for a controller model is checked: it
+        gets a port of that model, adding the controller first if needed.
+        """
+        if controller_model:
+            if not self._topology(instance, requests).controllers_of(
+                    controller_model):
+                wanted = wanted.with_controller(
+                    self._new_controller_request(
+                        instance, requests, controller_model, None))
+            self._check_model_ports(self._topology(instance, wanted),
+                                    wanted, controller_model)
         request = wanted.devices[-1]
         self.claims.claim(request.id, instance.uuid)
         try:
@@ -314,6 +319,12 @@ class UsbManager(object):
         except Exception:
             self.claims.release(request.id, instance.uuid)
             raise
+
+    def _check_model_ports(self, topology, requests, model):
+        wanting = [r for r in requests.devices if r.controller_model == model]
+        if len(wanting) > len(topology.free_ports(model)):
+            raise exception.UsbNoFreePort(reason=self._full_reason(
+                topology, model))
 
     @staticmethod
     def _full_reason(topology, model):
@@ -418,11 +429,16 @@ class UsbManager(object):
                         index=index, reason='USB device %s was attached '
                         'to a %s controller; detach it first' % (
                             device.id, device.controller_model))
-            if len(topology.free_ports()) < len(topology.unaddressed):
-                raise exception.UsbControllerInUse(
-                    index=index, reason='the USB devices of the server '
-                    'would not fit on the remaining controllers; detach '
-                    'some first')
+            if controller.model in {d.controller_model
+                                    for d in wanted.devices}:
+                try:
+                    self._check_model_ports(topology, wanted,
+                                            controller.model)
+                except exception.UsbNoFreePort:
+                    raise exception.UsbControllerInUse(
+                        index=index, reason='the USB devices attached to '
+                        '%s controllers would not fit on the remaining '
+                        'ones; detach some first' % controller.model)
             self._save(instance, wanted)
 
     def _new_controller_request(self, instance, requests, model,

@@ -30,6 +30,7 @@ from nova_usb.virt import config
 # The controller table, used here and by callers of the port model.
 from nova_usb.virt.controllers import ADDABLE_MODELS  # noqa: F401
 from nova_usb.virt.controllers import CONTROLLER_PORTS
+from nova_usb.virt.controllers import DEFAULT_MODEL
 from nova_usb.virt.controllers import controller_ports  # noqa: F401
 from nova_usb.virt.controllers import HUB_PORTS
 from nova_usb.virt.controllers import XHCI_DEFAULT_PORTS
@@ -56,8 +57,9 @@ class UsbPortUse:
 class UsbTopology:
     controllers: ty.Tuple[UsbController, ...]
     used: ty.Tuple[UsbPortUse, ...]
-    # USB devices in the XML without a guest address yet (an inactive
-    # definition): libvirt gives them ports when the domain starts.
+    # USB devices without a guest address yet: in XML that libvirt has not
+    # read (a definition Nova is about to write, or a plan); libvirt gives
+    # them ports when it reads it.
     unaddressed: ty.Tuple[str, ...]
 
     def controllers_of(self, model=None):
@@ -85,9 +87,10 @@ class UsbTopology:
         """The (bus, port) the next device gets, or None when full.
 
         For a running guest this is exactly where libvirt puts a device
-        hot-plugged without an address. In an inactive definition, devices
-        without an address take the first free ports when the domain
-        starts, as libvirt assigns them, so those ports are not offered.
+        hot-plugged without an address. In XML libvirt has not read yet,
+        devices without an address take the first free ports, as libvirt
+        assigns them, so those ports are not offered. (libvirt would add a
+        hub when they do not fit; the model never counts on that.)
         """
         waiting = set(self.free_ports()[:len(self.unaddressed)])
         for port in self.free_ports(model):
@@ -138,11 +141,11 @@ def topology_from_xml(domain_xml):
             conf.parse_dom(element)
             if conf.model == 'none':
                 continue
-            ports = CONTROLLER_PORTS.get(conf.model, None)
+            model = conf.model or DEFAULT_MODEL
+            ports = CONTROLLER_PORTS.get(model)
             if ports is None:
                 ports = conf.ports or XHCI_DEFAULT_PORTS
-            controllers.append(UsbController(conf.index or 0,
-                                             conf.model, ports))
+            controllers.append(UsbController(conf.index or 0, model, ports))
             continue
         kind = _usb_port_kind(element)
         if kind is None:

@@ -39,6 +39,7 @@ class HotplugWatcher(object):
         self._monitor = None
         self._thread = None
         self._stopping = threading.Event()
+        self._stop_lock = threading.Lock()
         # stop() writes here to wake the watcher thread at once.
         self._wake_read, self._wake_write = None, None
 
@@ -62,15 +63,17 @@ class HotplugWatcher(object):
         self._thread.start()
 
     def stop(self):
-        if self._thread is None:
-            return
-        self._stopping.set()
-        os.write(self._wake_write, b'x')
-        self._thread.join()
-        for fd in (self._wake_read, self._wake_write):
-            os.close(fd)
-        self._thread = None
-        self._monitor = None
+        """Stop watching; safe to call twice, or from two threads."""
+        with self._stop_lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._stopping.set()
+            os.write(self._wake_write, b'x')
+            thread.join()
+            for fd in (self._wake_read, self._wake_write):
+                os.close(fd)
+            self._monitor = None
 
     def _run(self):
         while not self._stopping.is_set():

@@ -24,7 +24,8 @@ error messages (see doc/source/contributor/testing.rst):
   another running domain;
 * a live device takes the first free root port of the first controller
   that has one, or the port it names;
-* a domain starting drops host devices that are absent with
+* a domain being defined gets USB hubs when its USB devices outnumber its
+  ports; one starting drops host devices that are absent with
   startupPolicy='optional' and refuses to start otherwise;
 * detaching what is not there is "device not found".
 
@@ -39,6 +40,8 @@ from nova.tests.fixtures import libvirt as fakelibvirt
 import pyudev
 
 from nova_usb.virt import ports
+
+HUB_PORTS = ports.HUB_PORTS
 
 
 def _error(message, code, domain=fakelibvirt.VIR_FROM_QEMU):
@@ -88,6 +91,7 @@ class UsbDomain(fakelibvirt.Domain):
     def __init__(self, connection, xml, running=False, transient=False):
         self._usb_config = [e for e in etree.fromstring(xml).iterfind(
             'devices/*') if _is_usb(e)]
+        self._add_hubs(self._usb_config)
         self._usb_live = []
         super().__init__(connection, xml, running=running,
                          transient=transient)
@@ -122,11 +126,22 @@ class UsbDomain(fakelibvirt.Domain):
                                  % _host_device(element)[:2],
                                  fakelibvirt.VIR_ERR_INTERNAL_ERROR)
             live.append(element)
-        for element in live:
+        # Hubs first, so that the devices behind them find their ports.
+        for element in sorted(live, key=lambda e: e.tag != 'hub'):
             if element.tag != 'controller' and element.find(
                     'address') is None:
                 self._give_port(live, element)
         self._usb_live = live
+
+    def _add_hubs(self, elements):
+        """Add USB hubs when the devices outnumber the ports, as libvirt
+        does when a domain is defined (never on hot plug)."""
+        ports_count = sum(self._buses(elements).values())
+        devices = [e for e in elements if e.tag != 'controller']
+        missing = len(devices) - ports_count
+        while missing > 0:
+            elements.append(etree.Element('hub', type='usb'))
+            missing -= HUB_PORTS - 1
 
     # Devices
 
@@ -194,8 +209,9 @@ class UsbDomain(fakelibvirt.Domain):
         for controller in live:
             if (controller.tag == 'controller' and
                     controller.get('model') != 'none'):
+                model = controller.get('model') or 'piix3-uhci'
                 buses[int(controller.get('index'))] = (
-                    ports.CONTROLLER_PORTS.get(controller.get('model')) or
+                    ports.CONTROLLER_PORTS.get(model) or
                     int(controller.get('ports') or 4))
         return buses
 
@@ -206,12 +222,21 @@ class UsbDomain(fakelibvirt.Domain):
             if a is not None and a.get('type') == 'usb'}
 
     def _give_port(self, live, element):
+        """The first free port: root ports of each bus, then hub ports."""
         used = self._used(live, element)
+        hubs = [e.find('address') for e in live
+                if e.tag == 'hub' and e is not element and
+                e.find('address') is not None]
         for bus, count in sorted(self._buses(live).items()):
-            for port in range(1, count + 1):
-                if (str(bus), str(port)) not in used:
+            candidates = [str(p) for p in range(1, count + 1)]
+            for hub in hubs:
+                if hub.get('bus') == str(bus):
+                    candidates += ['%s.%d' % (hub.get('port'), p) for p in
+                                   range(1, HUB_PORTS + 1)]
+            for port in candidates:
+                if (str(bus), port) not in used:
                     etree.SubElement(element, 'address', type='usb',
-                                     bus=str(bus), port=str(port))
+                                     bus=str(bus), port=port)
                     return
         raise _error('internal error: No free USB ports',
                      fakelibvirt.VIR_ERR_INTERNAL_ERROR)

@@ -136,14 +136,33 @@ class ControllersTestCase(helpers.UsbTestBase):
                            lambda: self.remove(server, 1),
                            'attached to a ehci controller', server=server)
 
-    def test_remove_that_would_leave_too_few_ports_is_refused(self):
+    def test_remove_leaves_libvirt_to_add_hubs(self):
         server = self._stop_server(self.server)
         self.add(server, 'ehci')
         for device_id in self.dongles:
             self.attach(server, device_id)
+        self.remove(server, 1)
+        server = self._start_server(server)
+        self.assertEqual(4, len(helpers.hostdevs(self.live_xml(server))))
+
+    def test_remove_that_would_leave_too_few_model_ports_is_refused(self):
+        server = self._stop_server(self.server)
+        # Nova's piix3-uhci (index 0) and index 1: four piix3-uhci ports.
+        self.add(server, 'piix3-uhci')
+        for device_id in self.dongles:
+            self.attach(server, device_id, controller_model='piix3-uhci')
+        self.assertRefused(exception.UsbNoFreePort,
+                           lambda: self.attach(server, self.key1,
+                                               'piix3-uhci'),
+                           'every USB port of the server on piix3-uhci',
+                           server=server)
+        self.add(server, 'piix3-uhci')
+        self.attach(server, self.key1, controller_model='piix3-uhci')
         self.assertRefused(exception.UsbControllerInUse,
-                           lambda: self.remove(server, 1),
+                           lambda: self.remove(server, 2),
                            'would not fit', server=server)
+        server = self._start_server(server)
+        self.assertEqual(5, len(helpers.hostdevs(self.live_xml(server))))
 
     def test_stopped_server_gets_the_controller_model_it_asks_for(self):
         server = self._stop_server(self.server)
@@ -164,14 +183,12 @@ class ControllersTestCase(helpers.UsbTestBase):
         device = list(helpers.hostdevs(self.live_xml(server)).values())[0]
         self.assertEqual(('1', '1'), device[4:])
 
-    def test_stopped_server_with_every_port_taken(self):
+    def test_stopped_server_beyond_its_ports_gets_a_hub(self):
         server = self._stop_server(self.server)
-        for device_id in self.dongles[:3]:
+        for device_id in self.dongles:
             self.attach(server, device_id)
-        self.assertRefused(exception.UsbNoFreePort,
-                           lambda: self.attach(server, self.dongles[3]),
-                           'add a USB controller', server=server)
-        # A controller_model gets one added, and then it fits.
-        self.attach(server, self.dongles[3], controller_model='ehci')
         server = self._start_server(server)
         self.assertEqual(4, len(helpers.hostdevs(self.live_xml(server))))
+        hubs = etree.fromstring(self.live_xml(server)).findall(
+            "devices/hub[@type='usb']")
+        self.assertEqual(1, len(hubs))

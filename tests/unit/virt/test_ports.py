@@ -43,7 +43,6 @@ class ControllerPortsTestCase(base.BaseTestCase):
         self.assertEqual(2, ports.controller_ports('piix3-uhci'))
         self.assertEqual(6, ports.controller_ports('ehci'))
         self.assertEqual(3, ports.controller_ports('pci-ohci'))
-        self.assertEqual(6, ports.controller_ports('ehci', 6))
 
     def test_xhci_ports(self):
         self.assertEqual(4, ports.controller_ports('qemu-xhci'))
@@ -57,6 +56,9 @@ class ControllerPortsTestCase(base.BaseTestCase):
         self.assertEqual(400, error.code)
         self.assertRaises(exception.InvalidControllerPorts,
                           ports.controller_ports, 'ehci', 4)
+        # QEMU refuses a ports attribute on fixed models, even their own.
+        self.assertRaises(exception.InvalidControllerPorts,
+                          ports.controller_ports, 'ehci', 6)
         self.assertRaises(exception.InvalidControllerPorts,
                           ports.controller_ports, 'qemu-xhci', 16)
         self.assertRaises(exception.InvalidControllerPorts,
@@ -102,6 +104,12 @@ class TopologyTestCase(base.BaseTestCase):
         self.assertEqual((0, '2'), topology.next_free_port())
         self.assertEqual((1, '1'), topology.next_free_port('qemu-xhci'))
         self.assertIsNone(topology.next_free_port('ehci'))
+
+    def test_controller_without_model_is_libvirts_default(self):
+        topology = ports.topology_from_xml(domain(
+            '<controller type="usb" index="0"/>'))
+        self.assertEqual((ports.UsbController(0, 'piix3-uhci', 2),),
+                         topology.controllers)
 
     def test_xhci_default_ports(self):
         topology = ports.topology_from_xml(domain(

@@ -115,3 +115,30 @@ class UsbHostRefused(NovaUsbException):
     msg_fmt = ("The compute host could not %(action)s the USB device: "
                "%(reason)s")
     code = 409
+
+
+class UsbDeviceOnAnotherHost(NovaUsbException):
+    msg_fmt = ("USB device %(device_id)s is on another compute host than "
+               "the server: only the USB devices of the server's own host "
+               "can be attached to it.")
+    code = 409
+
+
+class UsbDeviceUnknown(NovaUsbException):
+    msg_fmt = ("USB device %(device_id)s was not found on any compute host "
+               "that answered.")
+    code = 404
+
+
+class UsbComputeHostDown(NovaUsbException):
+    msg_fmt = ("The compute service of %(host)s is down, so its USB devices "
+               "cannot be read or changed now; nothing was changed. Try "
+               "again when it is back.")
+    code = 409
+
+
+class UsbComputeHostNoAnswer(NovaUsbException):
+    msg_fmt = ("The compute service of %(host)s did not answer (%(reason)s). "
+               "Try again later. A change is never left half done: if it "
+               "was made, the server's USB devices or controllers show it.")
+    code = 503

@@ -63,12 +63,19 @@ class UsbComputeAPI(object):
         self.router = rpc.ClientRouter(rpc.get_client(
             target, version_cap=VERSION, serializer=serializer))
 
-    def _client(self, context, host):
+    def _client(self, context, host, timeout=None):
+        if timeout is not None:
+            return self.router.client(context).prepare(server=host,
+                                                       timeout=timeout)
         return self.router.client(context).prepare(server=host)
 
     @_reraise_usb_errors
-    def list_host_devices(self, context, host):
-        return self._client(context, host).call(
+    def list_host_devices(self, context, host, timeout=None):
+        """``timeout``: seconds to wait instead of [DEFAULT]
+        rpc_response_timeout (nova-api asks many hosts at once when it
+        looks for a device).
+        """
+        return self._client(context, host, timeout).call(
             context, 'list_host_devices')
 
     @_reraise_usb_errors

@@ -72,6 +72,17 @@ hard reboot, rebuild, ...).
 How many USB controllers may be added to one server through nova-usb, on top
 of the one Nova gives it. Each takes a PCI slot of the guest.
 """),
+    cfg.IntOpt(
+        'host_lookup_timeout',
+        default=10,
+        min=1,
+        help="""
+Seconds nova-api waits for the compute hosts when it has to find which host
+has a USB device: GET /os-usb-devices/{id} without ``host``, and telling a
+device of another host (409) from an unknown one (404) on attach. Every
+compute host whose service is up is asked at once; a host that does not
+answer in time is skipped.
+"""),
 ]
 
 

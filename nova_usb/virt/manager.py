@@ -40,6 +40,7 @@ from nova_usb import exception
 from nova_usb import states
 from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import config as usb_config
+from nova_usb.virt import controllers
 from nova_usb.virt import devspec
 from nova_usb.virt import inventory as usb_inventory
 from nova_usb.virt import ports
@@ -236,7 +237,7 @@ class UsbManager(object):
     def attach_device(self, context, instance, device_id,
                       controller_model=None):
         if controller_model is not None:
-            ports.controller_ports(controller_model)
+            controllers.controller_ports(controller_model)
         with self.lock:
             instance = self._fresh(context, instance)
             mode = states.device_change_mode(instance,
@@ -393,7 +394,7 @@ class UsbManager(object):
     # Controllers
 
     def add_controller(self, context, instance, model, ports_count=None):
-        ports.controller_ports(model, ports_count)
+        controllers.controller_ports(model, ports_count)
         with self.lock:
             instance = self._fresh(context, instance)
             states.controller_change_mode(instance,
@@ -407,7 +408,7 @@ class UsbManager(object):
                 instance, requests, model, ports_count)
             self._save(instance, requests.with_controller(request))
             return {'index': request.index, 'model': request.model,
-                    'ports': ports.controller_ports(model, ports_count),
+                    'ports': controllers.controller_ports(model, ports_count),
                     'used_ports': 0, 'removable': True}
 
     def remove_controller(self, context, instance, index):
@@ -477,7 +478,7 @@ class UsbManager(object):
         """
         default_root = ports.UsbController(
             0, CONF.usb.default_controller_model,
-            ports.controller_ports(CONF.usb.default_controller_model))
+            controllers.controller_ports(CONF.usb.default_controller_model))
         root = default_root if requests.devices else None
         own_devices = ()
         try:
@@ -494,13 +495,13 @@ class UsbManager(object):
             own_devices = tuple(
                 u.kind for u in defined.used if u.kind != 'hostdev') + tuple(
                 k for k in defined.unaddressed if k != 'hostdev')
-        controllers = [root] if root else []
+        planned = [root] if root else []
         for request in requests.controllers:
-            controllers.append(ports.UsbController(
+            planned.append(ports.UsbController(
                 request.index, request.model,
-                ports.controller_ports(request.model, request.ports)))
+                controllers.controller_ports(request.model, request.ports)))
         return ports.UsbTopology(
-            tuple(controllers), (),
+            tuple(planned), (),
             own_devices + ('hostdev',) * len(requests.devices))
 
     @staticmethod

@@ -27,14 +27,7 @@ import typing as ty
 from lxml import etree
 
 from nova_usb.virt import config
-# The controller table, used here and by callers of the port model.
-from nova_usb.virt.controllers import ADDABLE_MODELS  # noqa: F401
-from nova_usb.virt.controllers import CONTROLLER_PORTS
-from nova_usb.virt.controllers import DEFAULT_MODEL
-from nova_usb.virt.controllers import controller_ports  # noqa: F401
-from nova_usb.virt.controllers import HUB_PORTS
-from nova_usb.virt.controllers import XHCI_DEFAULT_PORTS
-from nova_usb.virt.controllers import XHCI_MAX_PORTS  # noqa: F401
+from nova_usb.virt import controllers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +70,7 @@ class UsbTopology:
             free.extend((bus, p) for p in ports if (bus, p) not in used)
             for port in ports:
                 if (bus, port) in hubs:
-                    walk(bus, port + '.', HUB_PORTS)
+                    walk(bus, port + '.', controllers.HUB_PORTS)
 
         for controller in self.controllers_of(model):
             walk(controller.index, '', controller.ports)
@@ -132,7 +125,7 @@ def topology_from_xml(domain_xml):
     devices = root.find('devices')
     if devices is None:
         return UsbTopology((), (), ())
-    controllers = []
+    found = []
     used = []
     unaddressed = []
     for element in devices:
@@ -141,11 +134,11 @@ def topology_from_xml(domain_xml):
             conf.parse_dom(element)
             if conf.model == 'none':
                 continue
-            model = conf.model or DEFAULT_MODEL
-            ports = CONTROLLER_PORTS.get(model)
+            model = conf.model or controllers.DEFAULT_MODEL
+            ports = controllers.CONTROLLER_PORTS.get(model)
             if ports is None:
-                ports = conf.ports or XHCI_DEFAULT_PORTS
-            controllers.append(UsbController(conf.index or 0, model, ports))
+                ports = conf.ports or controllers.XHCI_DEFAULT_PORTS
+            found.append(UsbController(conf.index or 0, model, ports))
             continue
         kind = _usb_port_kind(element)
         if kind is None:
@@ -157,5 +150,5 @@ def topology_from_xml(domain_xml):
         guest = config.LibvirtConfigGuestUSBAddress()
         guest.parse_dom(address)
         used.append(UsbPortUse(guest.bus or 0, guest.port, kind))
-    controllers.sort(key=lambda c: c.index)
-    return UsbTopology(tuple(controllers), tuple(used), tuple(unaddressed))
+    found.sort(key=lambda c: c.index)
+    return UsbTopology(tuple(found), tuple(used), tuple(unaddressed))

@@ -39,9 +39,7 @@ from lxml import etree
 from nova.tests.fixtures import libvirt as fakelibvirt
 import pyudev
 
-from nova_usb.virt import ports
-
-HUB_PORTS = ports.HUB_PORTS
+from nova_usb.virt import controllers
 
 
 def _error(message, code, domain=fakelibvirt.VIR_FROM_QEMU):
@@ -134,14 +132,16 @@ class UsbDomain(fakelibvirt.Domain):
         self._usb_live = live
 
     def _add_hubs(self, elements):
-        """Add USB hubs when the devices outnumber the ports, as libvirt
-        does when a domain is defined (never on hot plug)."""
+        """Add USB hubs when the devices outnumber the ports.
+
+        As libvirt does when a domain is defined (never on hot plug).
+        """
         ports_count = sum(self._buses(elements).values())
         devices = [e for e in elements if e.tag != 'controller']
         missing = len(devices) - ports_count
         while missing > 0:
             elements.append(etree.Element('hub', type='usb'))
-            missing -= HUB_PORTS - 1
+            missing -= controllers.HUB_PORTS - 1
 
     # Devices
 
@@ -211,7 +211,7 @@ class UsbDomain(fakelibvirt.Domain):
                     controller.get('model') != 'none'):
                 model = controller.get('model') or 'piix3-uhci'
                 buses[int(controller.get('index'))] = (
-                    ports.CONTROLLER_PORTS.get(model) or
+                    controllers.CONTROLLER_PORTS.get(model) or
                     int(controller.get('ports') or 4))
         return buses
 
@@ -232,7 +232,7 @@ class UsbDomain(fakelibvirt.Domain):
             for hub in hubs:
                 if hub.get('bus') == str(bus):
                     candidates += ['%s.%d' % (hub.get('port'), p) for p in
-                                   range(1, HUB_PORTS + 1)]
+                                   range(1, controllers.HUB_PORTS + 1)]
             for port in candidates:
                 if (str(bus), port) not in used:
                     etree.SubElement(element, 'address', type='usb',

@@ -29,6 +29,7 @@ from lxml import etree
 
 from nova_usb import exception
 from nova_usb.virt import config
+from nova_usb.virt import controllers
 from nova_usb.virt import ports
 from tests.integration import libvirtd
 
@@ -87,14 +88,14 @@ def hostdev_cases():
 
 def controller_cases():
     cases = {}
-    for model in ports.ADDABLE_MODELS:
+    for model in controllers.ADDABLE_MODELS:
         cases['%s without ports' % model] = (model, None)
-        if ports.CONTROLLER_PORTS[model] is None:
-            for count in (1, ports.XHCI_MAX_PORTS):
+        if controllers.CONTROLLER_PORTS[model] is None:
+            for count in (1, controllers.XHCI_MAX_PORTS):
                 cases['%s ports=%d' % (model, count)] = (model, count)
         else:
-            cases['%s ports=%d' % (model, ports.CONTROLLER_PORTS[model])] = (
-                model, ports.CONTROLLER_PORTS[model])
+            fixed = controllers.CONTROLLER_PORTS[model]
+            cases['%s ports=%d' % (model, fixed)] = (model, fixed)
     return cases
 
 
@@ -250,15 +251,16 @@ class ColdAttachTestCase(libvirtd.TestCase):
         """What ADDABLE_MODELS offers must give a guest that starts: every
         model, cold added as written without a ports attribute.
         """
-        for index, model in enumerate(ports.ADDABLE_MODELS, start=1):
+        for index, model in enumerate(controllers.ADDABLE_MODELS, start=1):
             self.dom.attachDeviceFlags(
                 usb_controller(index, model).to_xml(), CONFIG)
         self.dom.create()
         live = ports.topology_from_xml(self.live_xml(self.dom))
         self.assertEqual(
             [(0, 'qemu-xhci', 4)] + [
-                (index, model, ports.controller_ports(model))
-                for index, model in enumerate(ports.ADDABLE_MODELS, start=1)],
+                (index, model, controllers.controller_ports(model))
+                for index, model in enumerate(controllers.ADDABLE_MODELS,
+                                              start=1)],
             [(c.index, c.model, c.ports) for c in live.controllers])
 
     def test_ports_attribute_only_for_xhci(self):
@@ -266,15 +268,15 @@ class ColdAttachTestCase(libvirtd.TestCase):
         fixed-port model, even its own port count stops the guest.
         """
         self.dom.attachDeviceFlags(
-            usb_controller(1, 'nec-xhci', ports.XHCI_MAX_PORTS).to_xml(),
+            usb_controller(1, 'nec-xhci', controllers.XHCI_MAX_PORTS).to_xml(),
             CONFIG)
         self.dom.create()
         live = ports.topology_from_xml(self.live_xml(self.dom))
-        self.assertEqual([(0, 4), (1, ports.XHCI_MAX_PORTS)],
+        self.assertEqual([(0, 4), (1, controllers.XHCI_MAX_PORTS)],
                          [(c.index, c.ports) for c in live.controllers])
         failures = []
-        for model in ports.ADDABLE_MODELS:
-            count = ports.CONTROLLER_PORTS[model]
+        for model in controllers.ADDABLE_MODELS:
+            count = controllers.CONTROLLER_PORTS[model]
             if count is None:
                 continue
             dom = self.define_domain([usb_controller(0, model, count)

@@ -13,6 +13,7 @@
 from oslotest import base
 
 from nova_usb import exception
+from nova_usb.virt import controllers
 from nova_usb.virt import ports
 
 
@@ -40,36 +41,36 @@ def hub(bus, port):
 class ControllerPortsTestCase(base.BaseTestCase):
 
     def test_fixed_models(self):
-        self.assertEqual(2, ports.controller_ports('piix3-uhci'))
-        self.assertEqual(6, ports.controller_ports('ehci'))
-        self.assertEqual(3, ports.controller_ports('pci-ohci'))
+        self.assertEqual(2, controllers.controller_ports('piix3-uhci'))
+        self.assertEqual(6, controllers.controller_ports('ehci'))
+        self.assertEqual(3, controllers.controller_ports('pci-ohci'))
 
     def test_xhci_ports(self):
-        self.assertEqual(4, ports.controller_ports('qemu-xhci'))
-        self.assertEqual(15, ports.controller_ports('nec-xhci', 15))
-        self.assertEqual(1, ports.controller_ports('qemu-xhci', 1))
+        self.assertEqual(4, controllers.controller_ports('qemu-xhci'))
+        self.assertEqual(15, controllers.controller_ports('nec-xhci', 15))
+        self.assertEqual(1, controllers.controller_ports('qemu-xhci', 1))
 
     def test_errors(self):
         error = self.assertRaises(exception.UnknownControllerModel,
-                                  ports.controller_ports, 'usb4')
+                                  controllers.controller_ports, 'usb4')
         self.assertIn('qemu-xhci', str(error))
         self.assertEqual(400, error.code)
         self.assertRaises(exception.InvalidControllerPorts,
-                          ports.controller_ports, 'ehci', 4)
+                          controllers.controller_ports, 'ehci', 4)
         # QEMU refuses a ports attribute on fixed models, even their own.
         self.assertRaises(exception.InvalidControllerPorts,
-                          ports.controller_ports, 'ehci', 6)
+                          controllers.controller_ports, 'ehci', 6)
         self.assertRaises(exception.InvalidControllerPorts,
-                          ports.controller_ports, 'qemu-xhci', 16)
+                          controllers.controller_ports, 'qemu-xhci', 16)
         self.assertRaises(exception.InvalidControllerPorts,
-                          ports.controller_ports, 'qemu-xhci', 0)
+                          controllers.controller_ports, 'qemu-xhci', 0)
 
     def test_companions_cannot_be_added(self):
-        self.assertNotIn('ich9-uhci1', ports.ADDABLE_MODELS)
+        self.assertNotIn('ich9-uhci1', controllers.ADDABLE_MODELS)
         self.assertRaises(exception.UnknownControllerModel,
-                          ports.controller_ports, 'ich9-uhci1')
-        self.assertIn('ich9-ehci1', ports.ADDABLE_MODELS)
-        self.assertIn('qemu-xhci', ports.ADDABLE_MODELS)
+                          controllers.controller_ports, 'ich9-uhci1')
+        self.assertIn('ich9-ehci1', controllers.ADDABLE_MODELS)
+        self.assertIn('qemu-xhci', controllers.ADDABLE_MODELS)
 
 
 class TopologyTestCase(base.BaseTestCase):

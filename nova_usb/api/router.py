@@ -1,0 +1,70 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Nova's compute API router with nova-usb's routes added.
+
+Named in api-paste.ini as the ``osapi_compute_app_v21`` application, it
+serves all of Nova's API plus nova-usb's, in Nova's own URL space
+(``/v2.1/...``) and behind Nova's own pipeline: keystone authentication,
+request ids, fault wrapping, microversions and request validation.
+"""
+
+import functools
+
+from nova.api.openstack.compute import routes
+from nova.api.openstack import wsgi
+
+from nova_usb.api import host_devices
+from nova_usb.api import servers
+
+
+def _resource(controller_class):
+    return wsgi.Resource(controller_class())
+
+
+_host_devices = functools.partial(_resource,
+                                  host_devices.HostUsbDevicesController)
+_server_devices = functools.partial(_resource,
+                                    servers.ServerUsbDevicesController)
+_server_controllers = functools.partial(
+    _resource, servers.ServerUsbControllersController)
+
+ROUTES = (
+    ('/os-usb-devices', {
+        'GET': [_host_devices, 'index'],
+    }),
+    ('/os-usb-devices/{id}', {
+        'GET': [_host_devices, 'show'],
+    }),
+    ('/servers/{server_id}/os-usb-devices', {
+        'GET': [_server_devices, 'index'],
+        'POST': [_server_devices, 'create'],
+    }),
+    ('/servers/{server_id}/os-usb-devices/{id}', {
+        'GET': [_server_devices, 'show'],
+        'DELETE': [_server_devices, 'delete'],
+    }),
+    ('/servers/{server_id}/os-usb-controllers', {
+        'GET': [_server_controllers, 'index'],
+        'POST': [_server_controllers, 'create'],
+    }),
+    ('/servers/{server_id}/os-usb-controllers/{id}', {
+        'DELETE': [_server_controllers, 'delete'],
+    }),
+)
+
+
+class UsbAPIRouter(routes.APIRouterV21):
+    """paste.app_factory = nova_usb.api.router:UsbAPIRouter.factory"""
+
+    def __init__(self, custom_routes=None):
+        super().__init__(custom_routes=ROUTES + tuple(custom_routes or ()))

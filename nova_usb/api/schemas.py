@@ -1,0 +1,208 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""JSON schemas of nova-usb's REST API: request bodies, query strings and
+responses (nova.api.validation).
+
+Request schemas bound every value (lengths, ranges) and refuse unknown
+keys, so a malformed request is a 400 before anything else runs. Whether a
+controller model is known, and how many ports it can have, is left to
+nova_usb.virt.controllers, the one place that knows, whose message lists the
+known models. Responses are checked too (Nova does it in its tests), with
+additionalProperties false, so that nothing reaches a client unnoticed.
+"""
+
+import copy
+
+from nova.api.validation import parameter_types
+
+from nova_usb.virt import controllers
+
+# Opaque to clients (a UUID today); bounded, never parsed.
+device_id = {'type': 'string', 'minLength': 1, 'maxLength': 255}
+
+# Nova's service host names are free-form strings of up to 255 characters.
+host = {'type': 'string', 'minLength': 1, 'maxLength': 255}
+
+controller_model = {'type': 'string', 'minLength': 1, 'maxLength': 64}
+
+attach = {
+    'type': 'object',
+    'properties': {
+        'usb_device': {
+            'type': 'object',
+            'properties': {
+                'id': device_id,
+                'controller_model': {
+                    'oneOf': [controller_model, {'type': 'null'}]},
+            },
+            'required': ['id'],
+            'additionalProperties': False,
+        },
+    },
+    'required': ['usb_device'],
+    'additionalProperties': False,
+}
+
+add_controller = {
+    'type': 'object',
+    'properties': {
+        'usb_controller': {
+            'type': 'object',
+            'properties': {
+                'model': controller_model,
+                'ports': {
+                    'oneOf': [{'type': 'integer', 'minimum': 1,
+                               'maximum': controllers.XHCI_MAX_PORTS},
+                              {'type': 'null'}]},
+            },
+            'required': ['model'],
+            'additionalProperties': False,
+        },
+    },
+    'required': ['usb_controller'],
+    'additionalProperties': False,
+}
+
+host_devices_query = {
+    'type': 'object',
+    'properties': {
+        'host': parameter_types.single_param(host),
+    },
+    'required': ['host'],
+    'additionalProperties': False,
+}
+
+host_device_query = {
+    'type': 'object',
+    'properties': {
+        'host': parameter_types.single_param(host),
+    },
+    'additionalProperties': False,
+}
+
+server_devices_query = {
+    'type': 'object',
+    'properties': {
+        'available': parameter_types.single_param(parameter_types.boolean),
+    },
+    'additionalProperties': False,
+}
+
+no_query = {
+    'type': 'object',
+    'properties': {},
+    'additionalProperties': False,
+}
+
+_nullable_string = {'type': ['string', 'null']}
+
+_device = {
+    'type': 'object',
+    'properties': {
+        'id': {'type': 'string'},
+        'host': _nullable_string,
+        'vendor_id': {'type': 'string'},
+        'product_id': {'type': 'string'},
+        'vendor_name': _nullable_string,
+        'product_name': _nullable_string,
+        'serial': _nullable_string,
+        'bus': {'type': ['integer', 'null']},
+        'devnum': {'type': ['integer', 'null']},
+        'port_path': _nullable_string,
+        'speed': {'type': ['number', 'null']},
+        'device_class': _nullable_string,
+        'interface_classes': {'type': ['array', 'null'],
+                              'items': {'type': 'string'}},
+        'is_hub': {'type': ['boolean', 'null']},
+        'assignable': {'type': ['boolean', 'null']},
+        'reason': _nullable_string,
+        'server_id': _nullable_string,
+    },
+    'required': ['id', 'vendor_id', 'product_id', 'assignable', 'reason'],
+    'additionalProperties': False,
+}
+
+_host_device = copy.deepcopy(_device)
+_host_device['required'] += ['host', 'server_id']
+
+_server_device = copy.deepcopy(_device)
+_server_device['properties'].update({
+    'status': {'type': 'string', 'enum': ['attached', 'missing']},
+    'controller_model': _nullable_string,
+})
+_server_device['required'].append('status')
+
+host_devices_response = {
+    'type': 'object',
+    'properties': {
+        'usb_devices': {'type': 'array', 'items': _host_device},
+    },
+    'required': ['usb_devices'],
+    'additionalProperties': False,
+}
+
+host_device_response = {
+    'type': 'object',
+    'properties': {'usb_device': _host_device},
+    'required': ['usb_device'],
+    'additionalProperties': False,
+}
+
+# ?available=true lists host devices through the server routes.
+server_devices_response = {
+    'type': 'object',
+    'properties': {
+        'usb_devices': {'type': 'array',
+                        'items': {'oneOf': [_server_device, _device]}},
+    },
+    'required': ['usb_devices'],
+    'additionalProperties': False,
+}
+
+server_device_response = {
+    'type': 'object',
+    'properties': {'usb_device': _server_device},
+    'required': ['usb_device'],
+    'additionalProperties': False,
+}
+
+_controller = {
+    'type': 'object',
+    'properties': {
+        'index': {'type': 'integer'},
+        'model': {'type': 'string'},
+        'ports': {'type': 'integer'},
+        'used_ports': {'type': 'integer'},
+        'removable': {'type': 'boolean'},
+    },
+    'required': ['index', 'model', 'ports', 'used_ports', 'removable'],
+    'additionalProperties': False,
+}
+
+controllers_response = {
+    'type': 'object',
+    'properties': {
+        'usb_controllers': {'type': 'array', 'items': _controller},
+    },
+    'required': ['usb_controllers'],
+    'additionalProperties': False,
+}
+
+controller_response = {
+    'type': 'object',
+    'properties': {'usb_controller': _controller},
+    'required': ['usb_controller'],
+    'additionalProperties': False,
+}
+
+empty_response = {'type': 'null'}

@@ -4,8 +4,10 @@
 #
 # Suites: style (flake8), unit (with the opportunistic database tests on a
 # real MariaDB that this script starts and stops), umockdev (real libudev on
-# recorded devices, under umockdev-wrapper) and integration (real libvirtd +
-# QEMU, one test process since it owns the daemon it starts).
+# recorded devices, under umockdev-wrapper), functional (Nova's own services
+# in one process with the nova-usb driver, on recorded devices) and
+# integration (real libvirtd + QEMU, one test process since it owns the
+# daemon it starts).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,6 +42,8 @@ suite pep8 flake8
 suite unit stestr --test-path ./tests/unit run
 count
 suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
+count
+suite functional umockdev-wrapper stestr --test-path ./tests/functional run
 count
 suite integration stestr --test-path ./tests/integration run --concurrency 1
 count

@@ -24,7 +24,6 @@ driver, with:
 """
 
 import os
-import sys
 
 import fixtures
 from nova import context as nova_context
@@ -33,12 +32,16 @@ from nova.tests.functional.libvirt import base as libvirt_base
 
 from nova_usb import conf  # noqa: F401  (registers the [usb] options)
 from nova_usb.db import requests as usb_requests
+from nova_usb import policy as usb_policy
 from nova_usb import rpc as usb_rpc
 from nova_usb.virt import usb_device
 from tests.fixtures import usbgen
 from tests.functional import fakelibvirt_usb
 from tests.umockdev import testbed as umockdev_testbed
 
+API_PASTE_INI = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    'etc', 'nova', 'api-paste.ini')
 YUBICO = '1050'
 LICENCE_VENDOR = '0529'
 
@@ -91,10 +94,11 @@ class UsbServersTestBase(libvirt_base.ServersTestBase):
         # domain after this timeout.
         self.flags(device_detach_timeout=1, device_detach_attempts=1,
                    group='libvirt')
-        # Nova's wheel installs its api-paste.ini under the environment's
-        # etc/, not where the harness looks by default.
-        self.flags(api_paste_config=os.path.join(
-            sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        # nova-api runs with the project's own api-paste.ini, the one
+        # operators install: Nova's pipeline with nova-usb's router.
+        self.flags(api_paste_config=API_PASTE_INI, group='wsgi')
+        # Each test has its own policy file (Nova's RealPolicyFixture).
+        self.addCleanup(usb_policy.reset)
         super().setUp()
         self.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain', fakelibvirt_usb.UsbDomain))

@@ -14,39 +14,37 @@ cd "$(dirname "$0")/.."
 export OS_NOVA_DISABLE_EVENTLET_PATCHING=1
 
 passed=0 failed=0 skipped=0 status=0
+log=$(mktemp)
 
-count() {
-    local stats
-    stats=$(stestr last --subunit | subunit-stats 2>/dev/null)
-    passed=$((passed + $(awk '/^Passed tests:/ {print $3}' <<<"$stats")))
-    failed=$((failed + $(awk '/^Failed tests:/ {print $3}' <<<"$stats")))
-    skipped=$((skipped + $(awk '/^Skipped tests:/ {print $3}' <<<"$stats")))
-}
-
+# Run one suite, show its output, and add up stestr's totals; a suite that
+# ends without totals (it could not even load its tests) counts as failed.
 suite() {
     local name=$1
     shift
     echo "=== $name"
-    if ! "$@"; then
+    if ! "$@" 2>&1 | tee "$log"; then
         echo "=== $name FAILED"
         status=1
+    fi
+    if grep -q '^ - Passed:' "$log"; then
+        passed=$((passed + $(awk '/^ - Passed:/ {print $3}' "$log")))
+        failed=$((failed + $(awk '/^ - Failed:/ {print $3}' "$log")))
+        skipped=$((skipped + $(awk '/^ - Skipped:/ {print $3}' "$log")))
+    elif [ "$name" != pep8 ]; then
+        failed=$((failed + 1))
     fi
 }
 
 # The database tests fail instead of skipping when MySQL is unreachable.
 export NOVA_USB_REQUIRE_MYSQL=1
 tools/mariadb.sh start
-trap 'tools/mariadb.sh stop' EXIT
+trap 'tools/mariadb.sh stop; rm -f "$log"' EXIT
 
 suite pep8 flake8
 suite unit stestr --test-path ./tests/unit run
-count
 suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
-count
 suite functional umockdev-wrapper stestr --test-path ./tests/functional run
-count
 suite integration stestr --test-path ./tests/integration run --concurrency 1
-count
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -142,3 +142,10 @@ class UsbComputeHostNoAnswer(NovaUsbException):
                "Try again later. A change is never left half done: if it "
                "was made, the server's USB devices or controllers show it.")
     code = 503
+
+
+class UsbDeviceHeldElsewhere(NovaUsbException):
+    """UsbDeviceInUse for callers who may not learn other servers' ids."""
+    msg_fmt = ("USB device %(device_id)s is held by another server: it can "
+               "be attached once that server releases it.")
+    code = 409

@@ -20,6 +20,9 @@ the server is locked (non-admins), when nova_usb.states forbids it, or when
 the server's nova-compute is down; then the compute host decides under its
 lock, and each of its refusals becomes a fault of its own code.
 
+Holders are other servers, perhaps of other projects: a caller who may not
+see host details learns that the device is held, not by which server.
+
 Device of another host or unknown device: the compute host answers "not on
 this host" for both, so nova-api then asks the other compute hosts. A
 device that one of them has is a 409 (it can never be attached to this
@@ -149,6 +152,11 @@ class ServerUsbDevicesController(_ServerUsbController):
                         context, instance, device_id, model)
                 except exception.UsbDeviceNotFound:
                     raise self._not_on_host(context, instance, device_id)
+                except exception.UsbDeviceInUse:
+                    if self._host_details(context, instance):
+                        raise
+                    raise exception.UsbDeviceHeldElsewhere(
+                        device_id=device_id)
                 record.update(vendor_id=device['vendor_id'],
                               product_id=device['product_id'])
         device.update(status=ATTACHED, controller_model=model)

@@ -321,11 +321,15 @@ class UsbManager(object):
             self.claims.release(request.id, instance.uuid)
             raise
 
-    def _check_model_ports(self, topology, requests, model):
+    @staticmethod
+    def _check_model_ports(topology, requests, model):
         wanting = [r for r in requests.devices if r.controller_model == model]
         if len(wanting) > len(topology.free_ports(model)):
-            raise exception.UsbNoFreePort(reason=self._full_reason(
-                topology, model))
+            raise exception.UsbNoFreePort(
+                reason='the %d ports of the server\'s %s controllers are '
+                       'all asked for. Add another %s controller, or attach '
+                       'without a controller_model.' % (
+                           len(topology.free_ports(model)), model, model))
 
     @staticmethod
     def _full_reason(topology, model):

@@ -84,7 +84,7 @@ class UsbServersTestBase(libvirt_base.ServersTestBase):
         if not umockdev_testbed.is_preloaded():
             self.fail('run under umockdev-wrapper: the compute hosts read '
                       'their USB devices from a umockdev testbed')
-        self.usb_host = compute_host()
+        self.usb_host = self.make_usb_host()
         self.testbed = self.useFixture(umockdev_testbed.Testbed())
         self.testbed.add_from_string(self.usb_host.recording())
         self.flags(device_spec=['{"vendor_id": "%s"}' % YUBICO,
@@ -104,6 +104,11 @@ class UsbServersTestBase(libvirt_base.ServersTestBase):
             'nova.tests.fixtures.libvirt.Domain', fakelibvirt_usb.UsbDomain))
         self.ctxt = nova_context.get_admin_context()
         self.usb_api = usb_rpc.UsbComputeAPI()
+
+    @staticmethod
+    def make_usb_host():
+        """The recorded USB devices of every compute host of the test."""
+        return compute_host()
 
     def _setup_compute_service(self):
         self.flags(compute_driver='usb_libvirt.LibvirtUsbDriver')

@@ -22,13 +22,35 @@ import functools
 
 from nova.api.openstack.compute import routes
 from nova.api.openstack import wsgi
+import webob
 
 from nova_usb.api import host_devices
 from nova_usb.api import servers
 
 
+class UsbResource(wsgi.Resource):
+    """Nova's Resource, refusing request bodies that are not UTF-8 (JSON
+    is UTF-8) with a 400.
+
+    Nova's own Resource decodes the body as UTF-8 to log it before it
+    parses it, so other bytes would make a 500.
+    """
+
+    def _process_stack(self, request, action, action_args, content_type,
+                       body, accept):
+        if body:
+            try:
+                body.decode('utf-8')
+            except UnicodeDecodeError:
+                return wsgi.Fault(webob.exc.HTTPBadRequest(
+                    explanation='Malformed request body: it is not UTF-8 '
+                                'encoded JSON.'))
+        return super()._process_stack(request, action, action_args,
+                                      content_type, body, accept)
+
+
 def _resource(controller_class):
-    return wsgi.Resource(controller_class())
+    return UsbResource(controller_class())
 
 
 _host_devices = functools.partial(_resource,

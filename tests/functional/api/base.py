@@ -37,7 +37,11 @@ class Response(object):
 
     def __init__(self, response):
         self.status = response.status_code
-        self.body = response.json() if response.content else None
+        try:
+            self.body = response.json() if response.content else None
+        except ValueError:
+            # Nova's router answers a path it has no route for in text.
+            self.body = response.text
 
     @property
     def message(self):

@@ -105,22 +105,68 @@ class UsbManager(object):
     # Life of the service
 
     def start(self, context):
-        """Scan the host, watch it, and rebuild the claims of its servers."""
+        """Scan the host, watch it, rebuild the claims of its servers and
+        check them against what libvirt runs.
+        """
         self.watcher.start()
         instances = objects.InstanceList.get_by_host(
             context, self.host, expected_attrs=['system_metadata'])
+        wanted = {}
         with self.lock:
             self.claims = usb_claims.UsbClaims()
             for instance in instances:
-                for request in self._load(instance).devices:
+                try:
+                    wanted[instance.uuid] = self._load(instance)
+                except exception.CorruptUsbRequests:
+                    continue
+                for request in wanted[instance.uuid].devices:
                     try:
                         self.claims.claim(request.id, instance.uuid)
                     except exception.UsbDeviceInUse as e:
                         LOG.error('Two servers on this host request the same '
                                   'USB device: %s', e, instance=instance)
+        for instance in instances:
+            if instance.uuid in wanted:
+                self._log_drift(instance, wanted[instance.uuid])
         LOG.info('nova-usb: %d USB devices on host %s, %d claimed',
                  len(self.inventory.devices()), self.host,
                  len(self.claims.snapshot()))
+
+    def _log_drift(self, instance, requests):
+        """Say where a running guest's USB devices differ from its requests.
+
+        Nothing is changed: the requests win the next time Nova writes the
+        domain (hard reboot, stop and start).
+        """
+        if states.DEVICE_CHANGE.get(instance.vm_state) != states.LIVE:
+            return
+        try:
+            xml = self.driver._host.get_guest(instance).get_xml_desc()
+        except nova_exception.InstanceNotFound:
+            return
+        running = set()
+        for element in etree.fromstring(xml).iterfind(
+                "devices/hostdev[@type='usb']"):
+            alias = element.find('alias')
+            name = alias.get('name') if alias is not None else ''
+            if name.startswith(ALIAS_PREFIX):
+                running.add(name[len(ALIAS_PREFIX):])
+            else:
+                LOG.warning('The guest has a USB host device that nova-usb '
+                            'did not attach (alias %s); Nova drops it the '
+                            'next time it writes the domain', name or None,
+                            instance=instance)
+        requested = {r.id for r in requests.devices}
+        for device_id in sorted(running - requested):
+            LOG.warning('The guest has USB device %s, which it no longer '
+                        'requests; it goes at the next hard reboot',
+                        device_id, instance=instance)
+        for device_id in sorted(requested - running):
+            LOG.warning('The guest lacks requested USB device %s (absent '
+                        'when it booted, or detached outside nova-usb); it '
+                        'comes back when Nova next writes the domain while '
+                        'the device is on the host', device_id,
+                        instance=instance)
 
     def stop(self):
         self.watcher.stop()
@@ -132,9 +178,13 @@ class UsbManager(object):
         domain Nova is about to write (boot, reboot, rebuild, ...).
 
         A device absent from the host, or held by another server, is left
-        out (the server boots without it and lists it as missing).
+        out (the server boots without it and lists it as missing). So are
+        requests that cannot be read: the error is logged, the server boots.
         """
-        requests = self._load(instance)
+        try:
+            requests = self._load(instance)
+        except exception.CorruptUsbRequests:
+            return
         if not requests.devices and not requests.controllers:
             return
         with self.lock:

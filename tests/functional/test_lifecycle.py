@@ -81,6 +81,43 @@ class LifecycleTestCase(helpers.UsbTestBase):
                          self.host_device(self.key2)['server_id'])
 
 
+    def test_restart_logs_what_differs_from_libvirt(self):
+        guest = self.guest(self.server)
+        # Changed behind nova-usb's back: the key detached, another host
+        # device attached by hand.
+        hostdev = usb_manager.find_hostdev(guest.get_xml_desc(), self.key1)
+        guest.detach_device(hostdev, persistent=True, live=True)
+        by_hand = usb_manager.make_hostdev(
+            self.computes['compute1'].driver.usb.inventory.get(self.key2))
+        by_hand.alias = None
+        guest.attach_device(by_hand, persistent=True, live=True)
+
+        self.restart_compute_service('compute1')
+
+        log = self.stdlog.logger.output
+        self.assertIn('The guest lacks requested USB device %s' % self.key1,
+                      log)
+        self.assertIn('The guest has a USB host device that nova-usb did '
+                      'not attach', log)
+        # Nothing was changed; the requests win at the next hard reboot.
+        self.assertEqual(self.server['id'],
+                         self.host_device(self.key1)['server_id'])
+        self._reboot_server(self.server, hard=True)
+        self.assertEqual([self.alias], list(helpers.hostdevs(
+            self.live_xml(self.server))))
+
+    def test_unreadable_requests_do_not_stop_the_server(self):
+        instance = self.instance(self.server)
+        sysmeta = dict(instance.system_metadata)
+        sysmeta['usb_devices_requests'] = '[{"id": "truncated'
+        instance.system_metadata = sysmeta
+        instance.save()
+        self._reboot_server(self.server, hard=True)
+        self.assertEqual({}, helpers.hostdevs(self.live_xml(self.server)))
+        self.assertIn('cannot be read', self.stdlog.logger.output)
+        self.restart_compute_service('compute1')
+
+
 class MoveTestCase(helpers.UsbTestBase):
     """A server holding devices and another compute host."""
 

@@ -80,7 +80,6 @@ class LifecycleTestCase(helpers.UsbTestBase):
         self.assertEqual(stopped['id'],
                          self.host_device(self.key2)['server_id'])
 
-
     def test_restart_logs_what_differs_from_libvirt(self):
         guest = self.guest(self.server)
         # Changed behind nova-usb's back: the key detached, another host

@@ -161,6 +161,22 @@ class MoveTestCase(helpers.UsbTestBase):
             self.device_id('1-1.1', host='compute2'), host='compute2')[
             'server_id'])
 
+    def test_evacuation_leaves_the_device_behind(self):
+        self.api.put_service(self.computes['compute1'].service_ref.uuid,
+                             {'forced_down': True})
+        self.computes['compute1'].stop()
+        # Evacuated servers arrive stopped (microversion 2.95 and later).
+        server = self._evacuate_server(self.server, expected_host='compute2')
+        self.assertEqual({}, helpers.hostdevs(
+            self.config_xml(server, host='compute2')))
+        self.assertEqual({self.key1: 'missing'}, self.server_devices(server))
+        # compute1 comes back, cleans up the evacuated server and lets the
+        # device go.
+        self.restart_compute_service('compute1')
+        self.api.put_service(self.computes['compute1'].service_ref.uuid,
+                             {'forced_down': False})
+        self.assertIsNone(self.host_device(self.key1)['server_id'])
+
     def test_shelve_offload_releases_and_unshelve_takes_back(self):
         server = self._shelve_server(self.server)
         self.assertIsNone(self.host_device(self.key1)['server_id'])

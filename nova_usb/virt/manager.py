@@ -20,6 +20,12 @@ holds the host's USB lock, so two requests can never both win a device.
 Order of every change, so that a failure at any step leaves the domain, the
 system metadata and the claims as they were:
 
+Changes to one server are serialised by a lock of that server, taken first;
+the host's lock is then held for every decision about devices. A live
+detach waits for the guest to let go of the device (up to [libvirt]
+device_detach_timeout times device_detach_attempts) holding only the
+server's lock, so other servers on the host are not kept waiting.
+
 1. check the server state, the device, its holder, the ports (no change);
 2. claim the device in memory;
 3. change libvirt (live servers only), undone if a later step fails;
@@ -32,6 +38,7 @@ import threading
 from lxml import etree
 from nova import exception as nova_exception
 from nova import objects
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from nova_usb import conf as nova_usb_conf
@@ -288,7 +295,7 @@ class UsbManager(object):
                       controller_model=None):
         if controller_model is not None:
             controllers.controller_ports(controller_model)
-        with self.lock:
+        with _server_lock(instance.uuid), self.lock:
             instance = self._fresh(context, instance)
             mode = states.device_change_mode(instance,
                                              'attach a USB device')
@@ -393,19 +400,23 @@ class UsbManager(object):
                     ' on %s controllers' % model if model else ''))
 
     def detach_device(self, context, instance, device_id):
-        with self.lock:
-            instance = self._fresh(context, instance)
-            mode = states.device_change_mode(instance,
-                                             'detach a USB device')
-            requests = self._load(instance)
-            if not requests.device(device_id):
-                raise exception.UsbDeviceNotAttached(device_id=device_id)
-            wanted = requests.without_device(device_id)
+        with _server_lock(instance.uuid):
+            with self.lock:
+                instance = self._fresh(context, instance)
+                mode = states.device_change_mode(instance,
+                                                 'detach a USB device')
+                requests = self._load(instance)
+                if not requests.device(device_id):
+                    raise exception.UsbDeviceNotAttached(
+                        device_id=device_id)
+                wanted = requests.without_device(device_id)
+            # The claim is kept until the device is gone and recorded so.
             if mode == states.LIVE:
                 self._detach_live(instance, device_id, wanted)
             else:
                 self._save(instance, wanted)
-            self.claims.release(device_id, instance.uuid)
+            with self.lock:
+                self.claims.release(device_id, instance.uuid)
             LOG.info('Detached USB device %s', device_id, instance=instance)
 
     def _detach_live(self, instance, device_id, wanted):
@@ -449,7 +460,7 @@ class UsbManager(object):
 
     def add_controller(self, context, instance, model, ports_count=None):
         controllers.controller_ports(model, ports_count)
-        with self.lock:
+        with _server_lock(instance.uuid), self.lock:
             instance = self._fresh(context, instance)
             states.controller_change_mode(instance,
                                           'add a USB controller')
@@ -466,7 +477,7 @@ class UsbManager(object):
                     'used_ports': 0, 'removable': True}
 
     def remove_controller(self, context, instance, index):
-        with self.lock:
+        with _server_lock(instance.uuid), self.lock:
             instance = self._fresh(context, instance)
             states.controller_change_mode(instance,
                                           'remove a USB controller')
@@ -577,6 +588,10 @@ class UsbManager(object):
         usb_requests.store(sysmeta, requests)
         instance.system_metadata = sysmeta
         instance.save()
+
+
+def _server_lock(instance_uuid):
+    return lockutils.lock('nova-usb-server-%s' % instance_uuid)
 
 
 def _libvirt_message(error):

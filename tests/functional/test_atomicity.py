@@ -129,3 +129,39 @@ class ConcurrencyTestCase(helpers.UsbTestBase):
         holding = [s for s in servers
                    if helpers.hostdevs(self.live_xml(s))]
         self.assertEqual([winners[0]], [s['id'] for s in holding])
+
+    def test_a_slow_live_detach_keeps_no_other_server_waiting(self):
+        slow = self._create_server(networks='none')
+        other = self._create_server(networks='none')
+        self.attach(slow, self.key1)
+        original = fakelibvirt_usb.UsbDomain.detachDeviceFlags
+        detaching = threading.Event()
+        other_attached = threading.Event()
+        waited_in_vain = []
+
+        def guest_takes_its_time(domain, xml, flags):
+            detaching.set()
+            if not other_attached.wait(timeout=30):
+                waited_in_vain.append(True)
+            return original(domain, xml, flags)
+
+        errors = []
+
+        def detach():
+            try:
+                self.detach(slow, self.key1)
+            except Exception as e:
+                errors.append(e)
+
+        with mock.patch.object(fakelibvirt_usb.UsbDomain,
+                               'detachDeviceFlags', guest_takes_its_time):
+            thread = threading.Thread(target=detach)
+            thread.start()
+            self.assertTrue(detaching.wait(timeout=30))
+            # While the guest has not let go, the host serves others.
+            self.attach(other, self.key2)
+            other_attached.set()
+            thread.join(timeout=60)
+        self.assertEqual(([], []), (errors, waited_in_vain))
+        self.assertEqual({}, self.server_devices(slow))
+        self.assertEqual({self.key2: 'attached'}, self.server_devices(other))

@@ -52,6 +52,9 @@ from nova_usb import rpc as usb_rpc
 from nova_usb import states
 from nova_usb.virt import controllers
 
+# The statuses nova_usb.virt.manager gives a server's devices (not imported:
+# nova-api has no business loading the compute side's udev and libvirt
+# modules).
 ATTACHED = 'attached'
 MISSING = 'missing'
 _CONTROLLER_INDEX = re.compile('[0-9]{1,4}')

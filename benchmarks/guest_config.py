@@ -43,9 +43,9 @@ from nova import objects  # noqa: E402
 from nova.virt.libvirt import blockinfo  # noqa: E402
 from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
 
+from nova_usb.sandbox import umockdev as testbed  # noqa: E402
 from tests.fixtures import usbgen  # noqa: E402
 from tests.functional import base  # noqa: E402
-from tests.umockdev import testbed  # noqa: E402
 
 CONF = nova.conf.CONF
 DEVICES = 16

@@ -31,6 +31,8 @@ error messages (see doc/source/contributor/testing.rst):
 
 libvirtd itself cannot run under umockdev, which is why this stand-in
 exists; tests/integration checks the same XML against a real libvirtd.
+The functional tests and nova-usb-sandbox with recorded devices
+(``--demo-devices``) both use it, so it ships in the package.
 """
 
 import copy

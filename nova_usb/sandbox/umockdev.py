@@ -22,6 +22,9 @@ libumockdev-preload.so.0 in LD_PRELOAD (run it under ``umockdev-wrapper``):
 the preload library must be in place before libc resolves its first file
 call. A testbed sets $UMOCKDEV_DIR for the whole process, so a process can
 hold only one at a time; each test gets its own.
+
+The test suites and nova-usb-sandbox (``--demo-devices``) share it, so it
+ships in the package.
 """
 
 import ctypes

@@ -34,10 +34,10 @@ from nova_usb import conf  # noqa: F401  (registers the [usb] options)
 from nova_usb.db import requests as usb_requests
 from nova_usb import policy as usb_policy
 from nova_usb import rpc as usb_rpc
+from nova_usb.sandbox import fakelibvirt_usb
+from nova_usb.sandbox import umockdev as umockdev_testbed
 from nova_usb.virt import usb_device
 from tests.fixtures import usbgen
-from tests.functional import fakelibvirt_usb
-from tests.umockdev import testbed as umockdev_testbed
 
 API_PASTE_INI = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(__file__))),

@@ -18,7 +18,7 @@ from unittest import mock
 from oslo_db import exception as db_exception
 
 from nova_usb import exception
-from tests.functional import fakelibvirt_usb
+from nova_usb.sandbox import fakelibvirt_usb
 from tests.functional import test_attach_detach as helpers
 
 

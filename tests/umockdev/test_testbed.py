@@ -19,9 +19,9 @@ format umockdev accepts) is checked here.
 
 import os
 
+from nova_usb.sandbox import umockdev as testbed
 from tests.fixtures import usbgen
 from tests.umockdev import base
-from tests.umockdev import testbed
 
 
 class TestTestbed(base.TestCase):

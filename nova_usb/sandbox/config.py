@@ -1,0 +1,327 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""The sandbox's configuration files, written into its state directory.
+
+Nova and placement read real configuration files, exactly as they would on
+a compute node, so that what the sandbox runs can be read, copied and
+compared with a deployment: ``nova.conf``, ``placement.conf`` and
+``api-paste.ini`` in the state directory. Nothing is read from /etc.
+
+The embedded defaults: SQLite databases in the state directory, the
+in-process ('fake') oslo.messaging driver, no keystone (see
+``nova_usb.sandbox.auth``), services reached on 127.0.0.1 only.
+"""
+
+import configparser
+import io
+import os
+
+# nova-api's paste pipeline: nova-usb's etc/nova/api-paste.ini, whose
+# keystone middleware (authtoken) is replaced by the sandbox's token
+# stand-in (sandboxauth). A unit test checks that every other section is the
+# project's own, so the sandbox serves the pipeline operators install.
+_V21 = ('cors http_proxy_to_wsgi compute_req_id faultwrap request_log '
+        'sizelimit osprofiler sandboxauth keystonecontext %s'
+        'osapi_compute_app_v21')
+API_PASTE = {
+    'composite:metadata': {
+        'use': 'egg:Paste#urlmap',
+        '/': 'meta',
+    },
+    'pipeline:meta': {
+        'pipeline': 'cors http_proxy_to_wsgi metaapp',
+    },
+    'app:metaapp': {
+        'paste.app_factory':
+            'nova.api.metadata.handler:MetadataRequestHandler.factory',
+    },
+    'composite:osapi_compute': {
+        'use': 'call:nova.api.openstack.urlmap:urlmap_factory',
+        '/': 'oscomputeversions',
+        '/v2': 'oscomputeversion_legacy_v2',
+        '/v2.1': 'oscomputeversion_v2',
+        '/v2/+': 'openstack_compute_api_v21_legacy_v2_compatible',
+        '/v2.1/+': 'openstack_compute_api_v21',
+    },
+    'composite:openstack_compute_api_v21': {
+        'use': 'call:nova.api.auth:pipeline_factory_v21',
+        'keystone': _V21 % '',
+    },
+    'composite:openstack_compute_api_v21_legacy_v2_compatible': {
+        'use': 'call:nova.api.auth:pipeline_factory_v21',
+        'keystone': _V21 % 'legacy_v2_compatible ',
+    },
+    'filter:request_log': {
+        'paste.filter_factory':
+            'nova.api.openstack.requestlog:RequestLog.factory',
+    },
+    'filter:compute_req_id': {
+        'paste.filter_factory':
+            'nova.api.compute_req_id:ComputeReqIdMiddleware.factory',
+    },
+    'filter:faultwrap': {
+        'paste.filter_factory': 'nova.api.openstack:FaultWrapper.factory',
+    },
+    'filter:osprofiler': {
+        'paste.filter_factory': 'nova.profiler:WsgiMiddleware.factory',
+    },
+    'filter:sizelimit': {
+        'paste.filter_factory':
+            'oslo_middleware:RequestBodySizeLimiter.factory',
+    },
+    'filter:http_proxy_to_wsgi': {
+        'paste.filter_factory':
+            'oslo_middleware.http_proxy_to_wsgi:HTTPProxyToWSGI.factory',
+    },
+    'filter:legacy_v2_compatible': {
+        'paste.filter_factory':
+            'nova.api.openstack:LegacyV2CompatibleWrapper.factory',
+    },
+    'app:osapi_compute_app_v21': {
+        'paste.app_factory': 'nova_usb.api.router:UsbAPIRouter.factory',
+    },
+    'pipeline:oscomputeversions': {
+        'pipeline':
+            'cors faultwrap request_log http_proxy_to_wsgi '
+            'oscomputeversionapp',
+    },
+    'pipeline:oscomputeversion_v2': {
+        'pipeline':
+            'cors compute_req_id faultwrap request_log http_proxy_to_wsgi '
+            'oscomputeversionapp_v2',
+    },
+    'pipeline:oscomputeversion_legacy_v2': {
+        'pipeline':
+            'cors compute_req_id faultwrap request_log http_proxy_to_wsgi '
+            'legacy_v2_compatible oscomputeversionapp_v2',
+    },
+    'app:oscomputeversionapp': {
+        'paste.app_factory':
+            'nova.api.openstack.compute.versions:Versions.factory',
+    },
+    'app:oscomputeversionapp_v2': {
+        'paste.app_factory':
+            'nova.api.openstack.compute.versions:VersionsV2.factory',
+    },
+    'filter:cors': {
+        'paste.filter_factory': 'oslo_middleware.cors:filter_factory',
+        'oslo_config_project': 'nova',
+    },
+    'filter:keystonecontext': {
+        'paste.filter_factory': 'nova.api.auth:NovaKeystoneContext.factory',
+    },
+    'filter:sandboxauth': {
+        'paste.filter_factory': 'nova_usb.sandbox.auth:TokenAuth.factory',
+    },
+}
+API_PASTE_HEADER = """\
+# nova-api's paste pipeline in nova-usb-sandbox: nova-usb's
+# etc/nova/api-paste.ini with keystone's auth_token middleware replaced by
+# nova_usb.sandbox.auth (a token "user:project" is trusted as it is).
+
+"""
+
+# What Nova's placement client and the sandbox's services send placement
+# (placement's own noauth2: user "admin" has the admin role).
+PLACEMENT_TOKEN = 'admin'
+
+
+class Settings(object):
+    """What the configuration files are made of.
+
+    :param state_dir: where databases, instances, logs and the files live
+    :param host: the compute service's host name ([DEFAULT] host)
+    :param base_url: the sandbox's HTTP root, "http://127.0.0.1:PORT"
+    :param virt_type: libvirt's domain type, "kvm" or "qemu"
+    :param device_spec: [usb] device_spec rules (JSON strings)
+    :param debug: log at DEBUG
+    """
+
+    def __init__(self, state_dir, host, base_url, virt_type='kvm',
+                 device_spec=(), debug=False):
+        self.state_dir = state_dir
+        self.host = host
+        self.base_url = base_url
+        self.virt_type = virt_type
+        self.device_spec = list(device_spec)
+        self.debug = debug
+
+    def path(self, *parts):
+        return os.path.join(self.state_dir, *parts)
+
+    def sqlite(self, name):
+        return 'sqlite:///' + self.path(name + '.sqlite')
+
+    @property
+    def nova_conf(self):
+        return self.path('nova.conf')
+
+    @property
+    def placement_conf(self):
+        return self.path('placement.conf')
+
+    @property
+    def api_paste_ini(self):
+        return self.path('api-paste.ini')
+
+    @property
+    def log_file(self):
+        return self.path('nova.log')
+
+    @property
+    def compute_url(self):
+        return self.base_url + '/compute/v2.1'
+
+    @property
+    def placement_url(self):
+        return self.base_url + '/placement'
+
+    @property
+    def identity_url(self):
+        return self.base_url + '/identity'
+
+    @property
+    def image_url(self):
+        return self.base_url + '/image'
+
+    def nova_sections(self):
+        """nova.conf, section by section (ordered dicts of strings)."""
+        return {
+            'DEFAULT': {
+                'host': self.host,
+                'state_path': self.state_dir,
+                'instances_path': self.path('instances'),
+                'log_file': self.log_file,
+                'debug': str(self.debug),
+                'transport_url': 'fake:/',
+                'compute_driver': 'usb_libvirt.LibvirtUsbDriver',
+                'my_ip': '127.0.0.1',
+                # Not Nova's "instance-%08x": a libvirtd the sandbox shares
+                # with a real nova-compute never sees two domains of that
+                # name.
+                'instance_name_template': 'nova-usb-sandbox-%08x',
+                # The sandbox's guests have no network; Nova should not
+                # wait for neutron's events.
+                'vif_plugging_timeout': '0',
+                'vif_plugging_is_fatal': 'False',
+                'heal_instance_info_cache_interval': '-1',
+            },
+            'api': {
+                'auth_strategy': 'keystone',
+            },
+            'wsgi': {
+                'api_paste_config': self.api_paste_ini,
+            },
+            'database': {
+                'connection': self.sqlite('nova_cell1'),
+            },
+            'api_database': {
+                'connection': self.sqlite('nova_api'),
+            },
+            'oslo_concurrency': {
+                'lock_path': self.path('locks'),
+            },
+            'oslo_messaging_notifications': {
+                'driver': 'noop',
+            },
+            'oslo_policy': {
+                'policy_file': self.path('policy.yaml'),
+            },
+            'placement': {
+                'auth_type': 'admin_token',
+                'endpoint': self.placement_url,
+                'token': PLACEMENT_TOKEN,
+            },
+            'glance': {
+                # Nova calls the sandbox's image store in-process (see
+                # nova_usb.sandbox.images); this is where clients find it.
+                'endpoint_override': self.image_url,
+            },
+            'libvirt': {
+                'virt_type': self.virt_type,
+                'connection_uri': 'qemu:///system',
+                # No <cpu> element: QEMU's default model starts on every
+                # host, nested and paravirtualised KVM included.
+                'cpu_mode': 'none',
+                'device_detach_timeout': '5',
+                'device_detach_attempts': '2',
+            },
+            'vnc': {
+                # As in most clouds: guests get a VNC console (on the
+                # loopback interface) and with it Nova's USB tablet, so
+                # they have a USB controller with a free port for a hot
+                # plug. (Without graphics Nova gives them none.)
+                'enabled': 'True',
+                'server_listen': '127.0.0.1',
+                'server_proxyclient_address': '127.0.0.1',
+            },
+            'spice': {
+                'enabled': 'False',
+            },
+            'scheduler': {
+                # The compute host is mapped to its cell as soon as it is
+                # up; no one runs "nova-manage cell_v2 discover_hosts".
+                'discover_hosts_in_cells_interval': '-1',
+            },
+            'usb': {
+                'device_spec': self.device_spec,
+            },
+        }
+
+    def placement_sections(self):
+        return {
+            'DEFAULT': {
+                'debug': str(self.debug),
+            },
+            'api': {
+                'auth_strategy': 'noauth2',
+            },
+            'placement_database': {
+                'connection': self.sqlite('placement'),
+                'sync_on_startup': 'True',
+            },
+        }
+
+    def write(self):
+        """Write nova.conf, placement.conf and api-paste.ini."""
+        for name in ('instances', 'locks'):
+            os.makedirs(self.path(name), exist_ok=True)
+        _write(self.nova_conf, render(self.nova_sections()))
+        _write(self.placement_conf, render(self.placement_sections()))
+        _write(self.api_paste_ini, API_PASTE_HEADER + render(API_PASTE))
+
+
+def render(sections):
+    """An oslo.config file; a list value is a multi-valued option."""
+    out = io.StringIO()
+    for section, options in sections.items():
+        out.write('[%s]\n' % section)
+        for key, value in options.items():
+            values = value if isinstance(value, list) else [value]
+            for one in values:
+                out.write('%s = %s\n' % (key, one))
+        out.write('\n')
+    return out.getvalue()
+
+
+def paste_sections(text):
+    """{section: {key: value}} of a paste ini, for comparing pipelines."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
+def _write(path, text):
+    with open(path, 'w') as out:
+        out.write(text)

@@ -1,0 +1,442 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""Nova's real services in one process, on the sandbox's defaults.
+
+What runs, in start order:
+
+* the databases: Nova's API database, cell0 and cell1 and placement's, as
+  SQLite files in the state directory, created by Nova's and placement's
+  own migrations; cell0 and cell1 are mapped as ``nova-manage cell_v2
+  map_cell0`` and ``create_cell`` do (the same code);
+* placement (the openstack-placement WSGI application, on its own
+  noauth2);
+* the embedded stand-ins Nova needs and the sandbox has no room for: an
+  image store (nova_usb.sandbox.images) and Nova's NeutronFixture (servers
+  are booted without network);
+* the hypervisor: Nova's libvirt driver on a real libvirtd
+  (nova_usb.sandbox.libvirtd) or on fakelibvirt taught USB
+  (nova_usb.sandbox.fakevirt), with the host's USB devices or recorded
+  ones (nova_usb.sandbox.demo);
+* nova-conductor, nova-scheduler and nova-compute with nova-usb's driver,
+  as nova.service.Service, with the in-process oslo.messaging driver;
+  the compute host is then mapped to cell1 (``discover_hosts``);
+* nova-api: Nova's paste pipeline with nova-usb's router, served over HTTP
+  on 127.0.0.1 with placement and the image service (nova_usb.sandbox.web).
+
+Everything started is stopped by ``stop()``, in reverse order, whatever
+failed on the way.
+"""
+
+import contextlib
+import io
+import logging as py_logging
+import os
+import shutil
+import socket
+import sqlite3
+import tempfile
+import threading
+import time
+
+import fixtures
+
+from nova_usb.sandbox import config as sandbox_config
+
+LOG = py_logging.getLogger(__name__)
+
+FLAVOR = {'name': 'tiny', 'flavorid': 'tiny', 'memory_mb': 64, 'vcpus': 1,
+          'root_gb': 1, 'ephemeral_gb': 0, 'swap': 0}
+SERVICE_STOP_TIMEOUT = 20
+
+
+class StartError(Exception):
+    """The sandbox cannot start; the message says why and what to do."""
+
+
+class Harness(object):
+    """What Nova's test fixtures expect of a test, for the sandbox.
+
+    Fixtures are set up at once and cleaned up by ``cleanup()``, last
+    first, like a test's.
+    """
+
+    def __init__(self):
+        self._stack = contextlib.ExitStack()
+
+    def useFixture(self, fixture):
+        fixture.setUp()
+        self._stack.callback(fixture.cleanUp)
+        return fixture
+
+    def stub_out(self, old, new):
+        self.useFixture(fixtures.MonkeyPatch(old, new))
+
+    def flags(self, **kwargs):
+        import nova.conf
+        group = kwargs.pop('group', None)
+        for key, value in kwargs.items():
+            nova.conf.CONF.set_override(key, value, group)
+
+    def addCleanup(self, function, *args, **kwargs):
+        self._stack.callback(function, *args, **kwargs)
+
+    def cleanup(self):
+        self._stack.close()
+
+
+class Facts(object):
+    """What the sandbox is made of on this machine, for the printout."""
+
+    def __init__(self):
+        self.hypervisor = None          # 'libvirt' or 'fakelibvirt'
+        self.hypervisor_reason = None   # why fakelibvirt
+        self.libvirtd = None            # 'running', 'started' or None
+        self.domain_type = None         # 'kvm' or 'qemu'
+        self.usb = None                 # 'host' or 'recorded'
+        self.usb_devices = 0
+        self.nova_version = None
+        self.start_seconds = None
+
+
+class Sandbox(object):
+
+    def __init__(self, host='sandbox', port=0, state_dir=None,
+                 demo_devices=False, libvirt='auto', device_spec=(),
+                 debug=False):
+        self.host = host
+        self.port = port
+        self.keep_state = state_dir is not None
+        self.state_dir = state_dir
+        self.demo_devices = demo_devices
+        self.libvirt_choice = libvirt
+        self.device_spec = list(device_spec)
+        self.debug = debug
+        self.facts = Facts()
+        self.settings = None
+        self.harness = Harness()
+        self.web = None
+        self.libvirtd = None
+        self.services = []
+        self.images = None
+        self._stopped = False
+
+    # Start
+
+    def start(self, progress=lambda message: None):
+        began = time.monotonic()
+        self._make_state_dir()
+        from nova_usb.sandbox import web
+        # Serving from the start: nova-compute and nova-conductor talk to
+        # placement over HTTP as soon as they are created. nova-api is
+        # mounted last, once everything it calls is there.
+        self.web = web.WebServer(self.port)
+        self.web.start()
+        progress('HTTP on %s' % self.web.url)
+        virt_type = self._choose_hypervisor(progress)
+        device_spec = self.device_spec
+        if self.demo_devices:
+            from nova_usb.sandbox import demo
+            device_spec = device_spec or list(demo.DEVICE_SPEC)
+        self.settings = sandbox_config.Settings(
+            self.state_dir, self.host, self.web.url, virt_type=virt_type,
+            device_spec=device_spec, debug=self.debug)
+        self.settings.write()
+        self._configure_nova()
+        progress('Nova %s configured: %s' % (self.facts.nova_version,
+                                             self.settings.nova_conf))
+        self._one_message_bus()
+        self._databases()
+        progress('databases created')
+        self._placement()
+        self._stand_ins()
+        self._flavor()
+        self._hypervisor()
+        self._start_services()
+        progress('conductor, scheduler and compute started')
+        self._api()
+        self.facts.start_seconds = time.monotonic() - began
+        self._write_clouds_yaml()
+
+    def _make_state_dir(self):
+        if self.state_dir is None:
+            self.state_dir = tempfile.mkdtemp(prefix='nova-usb-sandbox-')
+        else:
+            self.state_dir = os.path.abspath(self.state_dir)
+            os.makedirs(self.state_dir, exist_ok=True)
+            if os.listdir(self.state_dir):
+                raise StartError('the state directory %s is not empty; '
+                                 'give a new or empty one' % self.state_dir)
+
+    def _choose_hypervisor(self, progress):
+        """'kvm' or 'qemu' for a real libvirtd; fakelibvirt otherwise."""
+        from nova_usb.sandbox import libvirtd
+        facts = self.facts
+        facts.usb = 'recorded' if self.demo_devices else 'host'
+        if self.libvirt_choice == 'fake':
+            facts.hypervisor = 'fakelibvirt'
+            facts.hypervisor_reason = 'asked for (--libvirt fake)'
+            return 'kvm'
+        if self.demo_devices:
+            if self.libvirt_choice == 'real':
+                raise StartError(
+                    '--demo-devices cannot go with --libvirt real: libvirtd '
+                    'looks for passed-through devices in the real /sys, '
+                    'where recorded devices do not exist')
+            facts.hypervisor = 'fakelibvirt'
+            facts.hypervisor_reason = (
+                'recorded USB devices (--demo-devices) exist only for '
+                'this process; a real libvirtd and QEMU cannot see them')
+            return 'kvm'
+        self.libvirtd = libvirtd.Libvirtd(self.state_dir)
+        progress('looking for libvirtd at %s' % libvirtd.URI)
+        try:
+            conn = self.libvirtd.connect(may_start=True)
+        except libvirtd.Unavailable as error:
+            if self.libvirt_choice == 'real':
+                raise StartError('no real libvirt: %s' % error)
+            facts.hypervisor = 'fakelibvirt'
+            facts.hypervisor_reason = 'no real libvirt: %s' % error
+            self.libvirtd.stop()
+            self.libvirtd = None
+            return 'kvm'
+        try:
+            facts.hypervisor = 'libvirt'
+            facts.libvirtd = 'started' if self.libvirtd.started else 'running'
+            facts.domain_type = self.libvirtd.probe_domain_type(conn)
+        finally:
+            conn.close()
+        return facts.domain_type
+
+    def _configure_nova(self):
+        import nova.conf
+        from nova import config as nova_config
+        from nova import objects
+        from nova import version
+        from oslo_log import log as logging
+
+        from nova_usb import conf as usb_conf  # noqa: F401 ([usb] options)
+
+        nova_config.parse_args(
+            ['nova-usb-sandbox', '--config-file', self.settings.nova_conf],
+            default_config_files=[])
+        logging.setup(nova.conf.CONF, 'nova')
+        py_logging.captureWarnings(True)
+        objects.register_all()
+        self.facts.nova_version = version.version_string()
+
+    def _one_message_bus(self):
+        """Every cell's transport is the process's one in-memory bus.
+
+        oslo.messaging's fake driver keeps messages per transport object,
+        and Nova makes a transport per cell from the cell's URL: without
+        this, nova-api would cast to a compute service listening on
+        another bus. (Nova's CellDatabases fixture does the same.)
+        """
+        import nova.conf
+        from nova import rpc
+        real = rpc.create_transport
+
+        def create_transport(url):
+            if url == nova.conf.CONF.transport_url and rpc.TRANSPORT:
+                return rpc.TRANSPORT
+            return real(url)
+
+        self.harness.stub_out('nova.rpc.create_transport', create_transport)
+
+    def _databases(self):
+        from nova.cmd import manage
+        from nova.db.api import api as api_db_api
+        from nova.db.main import api as main_db_api
+        from nova.db import migration
+        from nova.tests import fixtures as nova_fixtures
+
+        names = ('nova_api', 'nova_cell0', 'nova_cell1')
+        for name in names:
+            # Write-ahead logging: readers never wait for the writer.
+            with contextlib.closing(sqlite3.connect(
+                    self.settings.path(name + '.sqlite'))) as conn:
+                conn.execute('PRAGMA journal_mode=WAL')
+        # SQLite has one writer per file: Nova's services in one process
+        # take turns per database, as in Nova's functional tests.
+        self.harness.useFixture(nova_fixtures.DatabaseWriteLock())
+        migration.db_sync(database='api')
+        migration.db_sync(database='main')
+        main_db_api.get_engine().dispose()
+        # cell0 has the main schema: a copy of the fresh cell1 database.
+        shutil.copyfile(self.settings.path('nova_cell1.sqlite'),
+                        self.settings.path('nova_cell0.sqlite'))
+        api_db_api.get_engine()
+        commands = manage.CellV2Commands()
+        with contextlib.redirect_stdout(_LogWriter()):
+            if commands.map_cell0(
+                    self.settings.sqlite('nova_cell0')) != 0:
+                raise StartError('nova-manage cell_v2 map_cell0 failed')
+            if commands.create_cell(
+                    name='cell1', transport_url='fake:/',
+                    database_connection=self.settings.sqlite('nova_cell1'),
+                    verbose=True) != 0:
+                raise StartError('nova-manage cell_v2 create_cell failed')
+
+    def _placement(self):
+        from oslo_config import cfg
+        from placement import conf as placement_conf
+        from placement import db_api as placement_db_api
+        from placement import deploy as placement_deploy
+
+        conf = cfg.ConfigOpts()
+        placement_conf.register_opts(conf)
+        conf([], project='placement',
+             default_config_files=[self.settings.placement_conf])
+        placement_db_api.configure(conf)
+        self.web.mount('/placement', placement_deploy.loadapp(conf))
+
+    def _stand_ins(self):
+        from nova.tests.fixtures import neutron as neutron_fixtures
+
+        from nova_usb.sandbox import auth
+        from nova_usb.sandbox import images
+        self.images = images.ImageStore()
+        self.images.install(self.harness)
+        self.images.add_empty_image()
+        self.web.mount('/image', images.ImageAPI(self.images))
+        self.web.mount('/identity', auth.IdentityVersions())
+        # Servers are booted with --nic none; Nova still asks neutron
+        # about ports on delete and in periodic tasks.
+        self.harness.useFixture(neutron_fixtures.NeutronFixture(self.harness))
+
+    def _flavor(self):
+        from nova import context as nova_context
+        from nova import objects
+        flavor = objects.Flavor(context=nova_context.get_admin_context(),
+                                is_public=True, **FLAVOR)
+        flavor.create()
+
+    def _hypervisor(self):
+        if self.demo_devices:
+            from nova_usb.sandbox import demo
+            demo.load(self.harness)
+        if self.facts.hypervisor == 'fakelibvirt':
+            from nova_usb.sandbox import fakevirt
+            fakevirt.setup(self.harness, socket.gethostname())
+        else:
+            # nova-compute's privileged helpers run in this (root) process
+            # instead of a privsep daemon started through sudo and
+            # nova-rootwrap, which a sandbox does not install.
+            import nova.privsep
+            self.harness.useFixture(fixtures.MockPatchObject(
+                nova.privsep.sys_admin_pctxt, 'client_mode', False))
+
+    def _start_services(self):
+        from nova.compute import rpcapi as compute_rpcapi
+        from nova.conductor import rpcapi as conductor_rpcapi
+        from nova import context as nova_context
+        from nova import objects
+        from nova.scheduler import rpcapi as scheduler_rpcapi
+        from nova import service
+
+        for binary, kwargs in (
+                ('nova-conductor', {'topic': conductor_rpcapi.RPC_TOPIC}),
+                ('nova-scheduler', {'topic': scheduler_rpcapi.RPC_TOPIC}),
+                ('nova-compute', {
+                    'topic': compute_rpcapi.RPC_TOPIC,
+                    'topic_alt': compute_rpcapi.RPC_TOPIC_ALT})):
+            server = service.Service.create(binary=binary, **kwargs)
+            server.start()
+            self.services.append(server)
+        compute = self.services[-1]
+        # nova-manage cell_v2 discover_hosts, for this one host.
+        ctxt = nova_context.get_admin_context()
+        objects.host_mapping.discover_hosts(ctxt, status_fn=LOG.info)
+        usb = getattr(compute.manager.driver, 'usb', None)
+        if usb is not None:
+            try:
+                self.facts.usb_devices = len(usb.list_host_devices(ctxt))
+            except Exception:  # the count is for the printout only
+                LOG.exception('Could not count the host USB devices')
+
+    def _api(self):
+        import nova.api.openstack.wsgi_app as wsgi_app
+        from nova.api import wsgi as api_wsgi
+        import nova.conf
+
+        wsgi_app._setup_service(nova.conf.CONF.host, 'osapi_compute')
+        self.web.mount('/compute',
+                       api_wsgi.Loader().load_app('osapi_compute'))
+
+    def _write_clouds_yaml(self):
+        from nova_usb.sandbox import report
+        with open(self.settings.path('clouds.yaml'), 'w') as out:
+            out.write(report.clouds_yaml(self.settings))
+
+    # Stop
+
+    def instance_uuids(self):
+        """Every server the sandbox's cell knows, deleted ones included."""
+        from nova import context as nova_context
+        from nova import objects
+        try:
+            ctxt = nova_context.get_admin_context(read_deleted='yes')
+            return [i.uuid for i in objects.InstanceList.get_all(ctxt)]
+        except Exception:
+            LOG.exception('Could not list the servers')
+            return []
+
+    def stop(self, keep_state=False):
+        """Stop everything started, last first; never raises.
+
+        The state directory goes too, unless it was given or keep_state
+        (a sandbox that failed keeps its logs).
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        steps = []
+        if self.web is not None:
+            steps.append(('HTTP server', self.web.stop))
+        if self.libvirtd is not None and self.settings is not None:
+            steps.append(('guests', lambda: self.libvirtd.remove_domains(
+                self.instance_uuids())))
+        for server in reversed(self.services):
+            steps.append((server.binary, _bounded(server.stop,
+                                                  SERVICE_STOP_TIMEOUT)))
+        steps.append(('stand-ins and patches', self.harness.cleanup))
+        if self.libvirtd is not None:
+            steps.append(('libvirtd', self.libvirtd.stop))
+        for name, step in steps:
+            try:
+                step()
+            except Exception:
+                LOG.exception('Stopping %s failed', name)
+        if not (self.keep_state or keep_state) and self.state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _bounded(function, timeout):
+    """function, run in a thread that is given up after timeout seconds."""
+    def run():
+        thread = threading.Thread(target=function, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            LOG.warning('%s did not finish within %d s', function, timeout)
+    return run
+
+
+class _LogWriter(io.TextIOBase):
+    """nova-manage prints; the sandbox logs it."""
+
+    def write(self, text):
+        if text.strip():
+            LOG.info('nova-manage: %s', text.strip())
+        return len(text)

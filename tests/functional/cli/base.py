@@ -35,6 +35,7 @@ output is appended to FILE, as a terminal would show them.
 """
 
 import collections
+import importlib.metadata
 import io
 import logging
 import os
@@ -152,6 +153,11 @@ def _configure_osc_logging(original):
 class CliTestBase(base.UsbApiTestBase):
 
     def setUp(self):
+        if not importlib.metadata.entry_points(group='openstack.usb.v1'):
+            self.fail("nova-usb's CLI entry points are not installed: run "
+                      "'pip install -e .' (or 'python setup.py egg_info' when "
+                      "an older nova_usb.egg-info in the source tree hides "
+                      "them)")
         super().setUp()
         self.users = {
             'admin': (base.ADMIN_PROJECT, ['reader', 'member', 'admin']),

@@ -39,6 +39,7 @@ import importlib.metadata
 import io
 import logging
 import os
+import shlex
 from unittest import mock
 import warnings
 
@@ -257,7 +258,7 @@ class CliTestBase(base.UsbApiTestBase):
             return
         with open(self.transcript, 'a') as transcript:
             transcript.write('(%s) $ %s %s\n%s%s' % (
-                user, program, ' '.join(argv), result.err, result.out))
+                user, program, shlex.join(argv), result.err, result.out))
             if result.code:
                 transcript.write('(exit %s)\n' % result.code)
             transcript.write('\n')

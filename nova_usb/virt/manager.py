@@ -275,11 +275,27 @@ class UsbManager(object):
             taken = [(u.bus, u.port) for u in topology.used]
         else:
             topology = self._topology(instance, requests)
-            taken = topology.free_ports()[:len(topology.unaddressed)]
+            taken = self._planned_ports(topology, requests)
         return [{'index': c.index, 'model': c.model, 'ports': c.ports,
                  'used_ports': sum(1 for bus, _ in taken if bus == c.index),
                  'removable': requests.controller(c.index) is not None}
                 for c in topology.controllers]
+
+    @staticmethod
+    def _planned_ports(topology, requests):
+        """The ports the next start gives out, as add_to_guest_config and
+        libvirt do: devices asking for a controller model first, on that
+        model's ports; then everything else on the first free ports.
+        """
+        taken = []
+        for request in requests.devices:
+            if request.controller_model:
+                free = [p for p in topology.free_ports(
+                    request.controller_model) if p not in taken]
+                taken += free[:1]
+        others = len(topology.unaddressed) - len(taken)
+        free = [p for p in topology.free_ports() if p not in taken]
+        return taken + free[:others]
 
     def _describe(self, device, holder):
         description = device.to_dict()
@@ -557,9 +573,12 @@ class UsbManager(object):
             # which add_to_guest_config replaces when devices are wanted).
             root = next((c for c in defined.controllers if c.index == 0),
                         root)
+            # Nova's own USB devices (its tablet, ...); not the hostdevs
+            # (the requests say which come back) nor the hubs libvirt added
+            # for them last time.
             own_devices = tuple(
-                u.kind for u in defined.used if u.kind != 'hostdev') + tuple(
-                k for k in defined.unaddressed if k != 'hostdev')
+                kind for kind in [u.kind for u in defined.used] +
+                list(defined.unaddressed) if kind not in ('hostdev', 'hub'))
         planned = [root] if root else []
         for request in requests.controllers:
             planned.append(ports.UsbController(

@@ -68,6 +68,22 @@ class ControllersTestCase(helpers.UsbTestBase):
         self.assertEqual([(0, 2)], [(c['index'], c['used_ports'])
                                     for c in listed])
 
+    def test_listing_a_stopped_server_counts_the_next_start(self):
+        server = self._stop_server(self.server)
+        self.add(server, 'qemu-xhci')
+        self.attach(server, self.key1, controller_model='qemu-xhci')
+        self.attach(server, self.dongle)
+        # Nova's piix3-uhci: the tablet and the dongle; qemu-xhci: the key.
+        self.assertEqual([(0, 2), (1, 1)],
+                         [(c['index'], c['used_ports'])
+                          for c in self.controllers_of(server)])
+        self.detach(server, self.dongle)
+        self.assertEqual([(0, 1), (1, 1)],
+                         [(c['index'], c['used_ports'])
+                          for c in self.controllers_of(server)])
+        server = self._start_server(server)
+        self.assertEqual(1, self.controllers_of(server)[1]['used_ports'])
+
     def assertRefused(self, error_class, call, fragment, server=None):
         server = server or self.server
         before = self.snapshot(server)

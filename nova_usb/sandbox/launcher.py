@@ -310,7 +310,12 @@ class Sandbox(object):
         self.images.install(self.harness)
         self.images.add_empty_image()
         self.web.mount('/image', images.ImageAPI(self.images))
-        self.web.mount('/identity', auth.IdentityVersions())
+        self.web.mount('/identity', auth.Identity({
+            'compute': self.settings.compute_url,
+            'image': self.settings.image_url,
+            'placement': self.settings.placement_url,
+            'identity': self.settings.identity_url,
+        }))
         # Servers are booted with --nic none; Nova still asks neutron
         # about ports on delete and in periodic tasks.
         self.harness.useFixture(neutron_fixtures.NeutronFixture(self.harness))

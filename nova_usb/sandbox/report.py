@@ -13,30 +13,28 @@
 
 """What the sandbox prints: where it is, how to use it, what is real.
 
-The environment block and the clouds.yaml entry are what the openstack
-and nova clients need to reach a Nova without keystone: keystoneauth's
-``admin_token`` plugin sends a fixed token (the sandbox's "user:project"
-token, see nova_usb.sandbox.auth) to a fixed endpoint, and per-service
-endpoint overrides point the clients at the image service and placement.
+Clients are configured as for any cloud, with an openrc-style environment
+or a clouds.yaml entry: keystone's token API is answered by the sandbox's
+stand-in (nova_usb.sandbox.auth.Identity), which takes any password and
+whose service catalog leads the clients to the sandbox's endpoints.
 """
 
 import textwrap
 
 CLOUD_NAME = 'nova-usb-sandbox'
-ADMIN_TOKEN = 'admin:admin'
+ADMIN = 'admin'
 
 
-def environment(settings, token=ADMIN_TOKEN):
+def environment(settings, user=ADMIN, project=ADMIN):
     """{variable: value} for the openstack and nova clients."""
     return {
-        'OS_AUTH_TYPE': 'admin_token',
-        'OS_ENDPOINT': settings.compute_url,
-        'OS_TOKEN': token,
-        'OS_COMPUTE_ENDPOINT_OVERRIDE': settings.compute_url,
-        'OS_IDENTITY_ENDPOINT_OVERRIDE': settings.identity_url,
-        'OS_IMAGE_ENDPOINT_OVERRIDE': settings.image_url,
-        'OS_PLACEMENT_ENDPOINT_OVERRIDE': settings.placement_url,
-        'OS_COMPUTE_API_VERSION': '2.latest',
+        'OS_AUTH_URL': settings.identity_url,
+        'OS_IDENTITY_API_VERSION': '3',
+        'OS_USERNAME': user,
+        'OS_PASSWORD': user,
+        'OS_PROJECT_NAME': project,
+        'OS_USER_DOMAIN_NAME': 'Default',
+        'OS_PROJECT_DOMAIN_NAME': 'Default',
     }
 
 
@@ -46,23 +44,20 @@ def export_block(settings):
                      for key, value in env.items())
 
 
-def clouds_yaml(settings, token=ADMIN_TOKEN):
+def clouds_yaml(settings, user=ADMIN, project=ADMIN):
     return textwrap.dedent("""\
         clouds:
           %(cloud)s:
-            auth_type: admin_token
             auth:
-              endpoint: %(compute)s
-              token: "%(token)s"
-            compute_endpoint_override: %(compute)s
-            identity_endpoint_override: %(identity)s
-            image_endpoint_override: %(image)s
-            placement_endpoint_override: %(placement)s
-            compute_api_version: "2.latest"
-        """) % {'cloud': CLOUD_NAME, 'compute': settings.compute_url,
-                'identity': settings.identity_url,
-                'image': settings.image_url,
-                'placement': settings.placement_url, 'token': token}
+              auth_url: %(auth_url)s
+              username: %(user)s
+              password: %(user)s
+              project_name: %(project)s
+              user_domain_name: Default
+              project_domain_name: Default
+            identity_api_version: 3
+        """) % {'cloud': CLOUD_NAME, 'auth_url': settings.identity_url,
+                'user': user, 'project': project}
 
 
 def parts(facts):
@@ -93,7 +88,8 @@ def parts(facts):
         rows.append(('host USB devices', 'REAL', '%d devices of this host, '
                      'read by pyudev' % facts.usb_devices))
     rows += [
-        ('keystone', 'STAND-IN', 'none: token "user:project" is trusted'),
+        ('keystone', 'STAND-IN', 'tokens only: any password; the token '
+         '"user:project" is trusted'),
         ('glance', 'STAND-IN', 'embedded image store, read-only Image API'),
         ('neutron', 'STAND-IN', 'Nova\'s NeutronFixture: boot with '
          '--nic none'),
@@ -112,6 +108,7 @@ def banner(settings, facts):
         '  compute API  %s' % settings.compute_url,
         '  placement    %s' % settings.placement_url,
         '  images       %s' % settings.image_url,
+        '  identity     %s' % settings.identity_url,
         '  compute host %s' % settings.host,
         '  state        %s (nova.conf, nova.log, clouds.yaml)'
         % settings.state_dir,
@@ -143,8 +140,9 @@ def banner(settings, facts):
     lines += ['  ' + line for line in clouds_yaml(settings).splitlines()]
     lines += [
         '',
-        'The token is "user:project": admin:admin is an admin; demo:demo '
-        'a member of project demo.',
+        'Any user name and password work: user "admin" is an admin, any '
+        'other',
+        'user a member (and reader) of the project it names.',
         '',
         'Then, for example:',
         '',

@@ -1,0 +1,268 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""nova-usb-sandbox as a user runs it: a process, HTTP, the real CLIs.
+
+The test starts ``nova-usb-sandbox --demo-devices`` as a subprocess, takes
+the environment block it prints, and drives the three use cases with the
+real ``openstack`` command (python-openstackclient with nova-usb's plugin)
+over HTTP: list the host's USB devices, attach one to a running server,
+attach one to a stopped server (effective when it starts), detach. Then it
+sends SIGINT, as Ctrl-C would, and checks that the sandbox and every
+process it started are gone and its temporary state removed.
+
+Every wait is bounded, so a sandbox that hangs fails the test instead of
+hanging the suite.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import testtools
+
+BIN = os.path.dirname(sys.executable)
+READY_TIMEOUT = 120
+COMMAND_TIMEOUT = 60
+STOP_TIMEOUT = 60
+HOST = 'sandbox'
+YUBICO, DONGLE_VENDOR, KEYBOARD_VENDOR = '1050', '0529', '046d'
+
+
+def descendants(pid):
+    """The pids of every process below pid, from /proc."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as stat:
+                fields = stat.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            # A zombie has exited; only its parent's wait() is missing.
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+class Sandbox(object):
+    """nova-usb-sandbox in a subprocess, its output collected by a thread."""
+
+    def __init__(self, *args):
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, 'nova-usb-sandbox')] + list(args),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        self.lines = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip('\n'))
+            if line.startswith('nova-usb-sandbox ready:'):
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def output(self):
+        return '\n'.join(self.lines)
+
+    def wait_ready(self, timeout):
+        self._ready.wait(timeout)
+        return any(line.startswith('nova-usb-sandbox ready:')
+                   for line in self.lines)
+
+    def environment(self):
+        """The variables of the printed "export OS_...=..." block."""
+        env = {}
+        for line in self.lines:
+            match = re.match(r'^\s+export (OS_[A-Z_]+)=(\S+)$', line)
+            if match:
+                env[match.group(1)] = match.group(2)
+        return env
+
+    def state_dir(self):
+        for line in self.lines:
+            match = re.match(r'^\s+state\s+(\S+)', line)
+            if match:
+                return match.group(1)
+        return None
+
+    def kill(self):
+        """Last resort when a test failed: the process group we started."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+class TestSandbox(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox = Sandbox('--demo-devices')
+        self.addCleanup(self.sandbox.kill)
+        self.addDetail('sandbox output', testtools.content.Content(
+            testtools.content_type.UTF8_TEXT,
+            lambda: [self.sandbox.output.encode()]))
+        began = time.monotonic()
+        if not self.sandbox.wait_ready(READY_TIMEOUT):
+            self.fail('nova-usb-sandbox was not ready within %d s'
+                      % READY_TIMEOUT)
+        self.start_seconds = time.monotonic() - began
+        # Only what the sandbox printed reaches the clients.
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith('OS_')}
+        self.env.update(self.sandbox.environment())
+
+    def run_cli(self, *args, expect_ok=True):
+        result = subprocess.run(
+            list(args), env=self.env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+        if expect_ok and result.returncode != 0:
+            self.fail('%s failed (%d):\n%s%s' % (
+                ' '.join(args), result.returncode, result.stdout,
+                result.stderr))
+        return result
+
+    def openstack(self, *args):
+        """The real openstack command; JSON output parsed."""
+        result = self.run_cli(os.path.join(BIN, 'openstack'), *args)
+        return json.loads(result.stdout) if '-f' in args else result.stdout
+
+    def wait_status(self, server, status, timeout=COMMAND_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.openstack('server', 'show', server, '-f', 'json')
+            if shown['status'] == status:
+                return shown
+            if time.monotonic() > deadline:
+                self.fail('%s is %s, not %s, after %d s' % (
+                    server, shown['status'], status, timeout))
+            time.sleep(0.5)
+
+    def test_use_cases_with_the_openstack_cli_then_ctrl_c(self):
+        output = self.sandbox.output
+        self.assertIn('RECORDED', output)
+        self.assertIn('SIMULATED', output)
+        self.assertIn('clouds:', output)
+        self.assertLess(self.start_seconds, 60)
+
+        # 1. The host's USB devices (admin), each with why it is or is not
+        # assignable.
+        devices = self.openstack('usb', 'device', 'list', '--host', HOST,
+                                 '-f', 'json')
+        by_serial = {d['Serial']: d for d in devices}
+        self.assertEqual(6, len(devices))
+        key1, key2 = by_serial['17381956'], by_serial['17381957']
+        self.assertEqual((YUBICO, YUBICO),
+                         (key1['Vendor ID'], key2['Vendor ID']))
+        self.assertNotEqual(key1['ID'], key2['ID'])
+        self.assertTrue(key1['Assignable'])
+        dongle = next(d for d in devices
+                      if d['Vendor ID'] == DONGLE_VENDOR)
+        self.assertIsNone(dongle['Serial'])
+        self.assertTrue(dongle['Assignable'])
+        keyboard = next(d for d in devices
+                        if d['Vendor ID'] == KEYBOARD_VENDOR)
+        self.assertFalse(keyboard['Assignable'])
+        self.assertIn('device_spec', keyboard['Reason'])
+        hubs = [d for d in devices if 'hub' in (d['Reason'] or '')]
+        self.assertEqual(2, len(hubs))
+
+        # 2. Attach to a running server: at once.
+        running = self.openstack(
+            'server', 'create', '--flavor', 'tiny', '--image', 'empty',
+            '--nic', 'none', '--wait', 'running', '-f', 'json')
+        self.assertEqual('ACTIVE', running['status'])
+        attached = self.openstack('server', 'usb', 'add', 'running',
+                                  key1['ID'], '-f', 'json')
+        self.assertEqual('attached', attached['status'])
+        self.assertEqual(running['id'], attached['server_id'])
+
+        # 3. Attach to a stopped server: recorded, effective at start.
+        stopped = self.openstack(
+            'server', 'create', '--flavor', 'tiny', '--image', 'empty',
+            '--nic', 'none', '--wait', 'stopped', '-f', 'json')
+        self.openstack('server', 'stop', 'stopped')
+        self.wait_status('stopped', 'SHUTOFF')
+        self.openstack('server', 'usb', 'add', 'stopped', key2['ID'],
+                       '-f', 'json')
+        listed = self.openstack('server', 'usb', 'list', 'stopped',
+                                '-f', 'json')
+        self.assertEqual([key2['ID']], [d['ID'] for d in listed])
+        self.openstack('server', 'start', 'stopped')
+        self.wait_status('stopped', 'ACTIVE')
+        listed = self.openstack('server', 'usb', 'list', 'stopped',
+                                '-f', 'json')
+        self.assertEqual([(key2['ID'], 'attached')],
+                         [(d['ID'], d['Status']) for d in listed])
+
+        # Who holds what, from the host's side.
+        holders = {d['ID']: d['Server ID'] for d in self.openstack(
+            'usb', 'device', 'list', '--host', HOST, '-f', 'json')}
+        self.assertEqual(running['id'], holders[key1['ID']])
+        self.assertEqual(stopped['id'], holders[key2['ID']])
+
+        # 4. Detach.
+        self.openstack('server', 'usb', 'remove', 'running', key1['ID'])
+        self.assertEqual([], self.openstack('server', 'usb', 'list',
+                                            'running', '-f', 'json'))
+        events = self.openstack('server', 'event', 'list', 'running',
+                                '-f', 'json')
+        self.assertEqual({'create', 'usb_attach', 'usb_detach'},
+                         {e['Action'] for e in events})
+
+        # The nova command works with the same environment.
+        result = self.run_cli(os.path.join(BIN, 'nova'), 'host-usb-list',
+                              HOST)
+        self.assertIn(key2['ID'], result.stdout)
+
+        # Ctrl-C: everything stops, nothing is left.
+        state_dir = self.sandbox.state_dir()
+        self.assertTrue(state_dir and os.path.isdir(state_dir))
+        pid = self.sandbox.process.pid
+        tree = [pid] + descendants(pid)
+        began = time.monotonic()
+        os.kill(pid, signal.SIGINT)
+        try:
+            status = self.sandbox.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail('nova-usb-sandbox still runs %d s after SIGINT'
+                      % STOP_TIMEOUT)
+        self.assertEqual(0, status)
+        self.assertLess(time.monotonic() - began, 30)
+        self.assertEqual([], [p for p in tree if alive(p)])
+        self.sandbox._reader.join(10)
+        self.assertIn('nova-usb-sandbox stopped', self.sandbox.output)
+        self.assertFalse(os.path.exists(state_dir))

@@ -7,7 +7,8 @@
 # recorded devices, under umockdev-wrapper), functional (Nova's own services
 # in one process with the nova-usb driver, on recorded devices) and
 # integration (real libvirtd + QEMU, one test process since it owns the
-# daemon it starts).
+# daemon it starts) and sandbox (nova-usb-sandbox --demo-devices as a
+# subprocess, driven with the real openstack CLI, then stopped by SIGINT).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,6 +47,7 @@ suite unit stestr --test-path ./tests/unit run
 suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
 suite functional umockdev-wrapper stestr --test-path ./tests/functional run
 suite integration stestr --test-path ./tests/integration run --concurrency 1
+suite sandbox stestr --test-path ./tests/sandbox run --concurrency 1
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -216,6 +216,10 @@ class Settings(object):
                 'vif_plugging_timeout': '0',
                 'vif_plugging_is_fatal': 'False',
                 'heal_instance_info_cache_interval': '-1',
+                # The sandbox's guests have no operating system to shut
+                # down: stop powers them off at once, instead of Nova
+                # waiting 60 s for an ACPI shutdown that never comes.
+                'shutdown_timeout': '0',
             },
             'api': {
                 'auth_strategy': 'keystone',

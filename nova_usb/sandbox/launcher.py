@@ -171,6 +171,9 @@ class Sandbox(object):
     def _make_state_dir(self):
         if self.state_dir is None:
             self.state_dir = tempfile.mkdtemp(prefix='nova-usb-sandbox-')
+            # mkdtemp's 0700 would keep QEMU, which libvirtd runs as its
+            # own user, away from the guests' disks in instances/.
+            os.chmod(self.state_dir, 0o711)
         else:
             self.state_dir = os.path.abspath(self.state_dir)
             os.makedirs(self.state_dir, exist_ok=True)
@@ -409,22 +412,58 @@ class Sandbox(object):
         steps = []
         if self.web is not None:
             steps.append(('HTTP server', self.web.stop))
+        uuids = []
         if self.libvirtd is not None and self.settings is not None:
-            steps.append(('guests', lambda: self.libvirtd.remove_domains(
+            # Read while the database is there; the guests themselves go
+            # once nova-compute no longer watches them.
+            steps.append(('server list', lambda: uuids.extend(
                 self.instance_uuids())))
         for server in reversed(self.services):
+            if server.binary == 'nova-compute':
+                steps.append(('libvirt connection events',
+                              lambda compute=server: _end_connection_events(
+                                  compute)))
             steps.append((server.binary, _bounded(server.stop,
                                                   SERVICE_STOP_TIMEOUT)))
+        if self.libvirtd is not None:
+            steps.append(('guests', lambda: self.libvirtd.remove_domains(
+                uuids)))
         steps.append(('stand-ins and patches', self.harness.cleanup))
         if self.libvirtd is not None:
             steps.append(('libvirtd', self.libvirtd.stop))
         for name, step in steps:
+            began = time.monotonic()
             try:
                 step()
             except Exception:
                 LOG.exception('Stopping %s failed', name)
+            LOG.info('Stopped %s in %.1f s', name, time.monotonic() - began)
         if not (self.keep_state or keep_state) and self.state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+class _EndOfEvents(BaseException):
+    """Ends the thread that dispatches libvirt connection events."""
+
+
+def _end_connection_events(compute):
+    """Let nova-compute's thread pools shut down without waiting.
+
+    Nova's libvirt Host dispatches connection events in a pool thread that
+    loops forever (nova.virt.libvirt.host.Host._conn_event_thread; Nova
+    notes that stopping it is still to do), so nova-compute's
+    cleanup_host() waits for its pool until it is killed. A handler that
+    raises an exception Nova's loop does not catch ends that thread.
+    """
+    host = getattr(compute.manager.driver, '_host', None)
+    events = getattr(host, '_conn_event_handler_queue', None)
+    if events is None or not getattr(host, '_initialized', False):
+        return
+
+    def end():
+        raise _EndOfEvents()
+
+    events.put(end)
 
 
 def _bounded(function, timeout):

@@ -19,7 +19,9 @@ real ``openstack`` command (python-openstackclient with nova-usb's plugin)
 over HTTP: list the host's USB devices, attach one to a running server,
 attach one to a stopped server (effective when it starts), detach. Then it
 sends SIGINT, as Ctrl-C would, and checks that the sandbox and every
-process it started are gone and its temporary state removed.
+process it started are gone and its temporary state removed. A second test
+does the same with real guests on a real libvirtd (which the sandbox
+starts itself when it does not run).
 
 Every wait is bounded, so a sandbox that hangs fails the test instead of
 hanging the suite.
@@ -73,6 +75,21 @@ def alive(pid):
         return False
 
 
+def qemu_of(server_id):
+    """The pid of the QEMU process running a server, or None."""
+    wanted = ('-uuid\0%s\0' % server_id).encode()
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as cmdline:
+                if wanted in cmdline.read() and alive(int(entry)):
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
 class Sandbox(object):
     """nova-usb-sandbox in a subprocess, its output collected by a thread."""
 
@@ -120,17 +137,22 @@ class Sandbox(object):
         return None
 
     def kill(self):
-        """Last resort when a test failed: the process group we started."""
+        """When a test failed: SIGINT (so that the sandbox stops what it
+        started), then SIGKILL to the process group we started.
+        """
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
 
 
 class TestSandbox(testtools.TestCase):
 
-    def setUp(self):
-        super().setUp()
-        self.sandbox = Sandbox('--demo-devices')
+    def start(self, *args):
+        self.sandbox = Sandbox(*args)
         self.addCleanup(self.sandbox.kill)
         self.addDetail('sandbox output', testtools.content.Content(
             testtools.content_type.UTF8_TEXT,
@@ -171,7 +193,28 @@ class TestSandbox(testtools.TestCase):
                     server, shown['status'], status, timeout))
             time.sleep(0.5)
 
+    def ctrl_c(self, others=()):
+        """SIGINT; the sandbox, its children and others must be gone."""
+        state_dir = self.sandbox.state_dir()
+        self.assertTrue(state_dir and os.path.isdir(state_dir))
+        pid = self.sandbox.process.pid
+        tree = [pid] + descendants(pid) + list(others)
+        began = time.monotonic()
+        os.kill(pid, signal.SIGINT)
+        try:
+            status = self.sandbox.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail('nova-usb-sandbox still runs %d s after SIGINT'
+                      % STOP_TIMEOUT)
+        self.assertEqual(0, status)
+        self.assertLess(time.monotonic() - began, 30)
+        self.assertEqual([], [p for p in tree if alive(p)])
+        self.sandbox._reader.join(10)
+        self.assertIn('nova-usb-sandbox stopped', self.sandbox.output)
+        self.assertFalse(os.path.exists(state_dir))
+
     def test_use_cases_with_the_openstack_cli_then_ctrl_c(self):
+        self.start('--demo-devices')
         output = self.sandbox.output
         self.assertIn('RECORDED', output)
         self.assertIn('SIMULATED', output)
@@ -249,20 +292,53 @@ class TestSandbox(testtools.TestCase):
         self.assertIn(key2['ID'], result.stdout)
 
         # Ctrl-C: everything stops, nothing is left.
-        state_dir = self.sandbox.state_dir()
-        self.assertTrue(state_dir and os.path.isdir(state_dir))
-        pid = self.sandbox.process.pid
-        tree = [pid] + descendants(pid)
-        began = time.monotonic()
-        os.kill(pid, signal.SIGINT)
-        try:
-            status = self.sandbox.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.fail('nova-usb-sandbox still runs %d s after SIGINT'
-                      % STOP_TIMEOUT)
-        self.assertEqual(0, status)
-        self.assertLess(time.monotonic() - began, 30)
-        self.assertEqual([], [p for p in tree if alive(p)])
-        self.sandbox._reader.join(10)
-        self.assertIn('nova-usb-sandbox stopped', self.sandbox.output)
-        self.assertFalse(os.path.exists(state_dir))
+        self.ctrl_c()
+
+    def test_real_guests_on_real_libvirt_then_ctrl_c(self):
+        """Without recorded devices: Nova's driver on a real libvirtd.
+
+        This machine's own USB devices are listed (a host without a USB
+        subsystem has none); servers are real QEMU guests; a USB
+        controller added while a server is stopped is in the real domain
+        once it starts. Ctrl-C destroys the guests and stops the libvirtd
+        and virtlogd the sandbox started.
+        """
+        if os.geteuid() != 0:
+            self.skipTest('only root may start libvirtd')
+        for binary in ('libvirtd', 'virtlogd', 'qemu-system-x86_64'):
+            if not any(os.access(os.path.join(d, binary), os.X_OK)
+                       for d in ('/usr/sbin', '/usr/bin', '/sbin')):
+                self.skipTest('%s is not installed' % binary)
+        self.start('--libvirt', 'real')
+        self.assertIn('hypervisor', self.sandbox.output)
+        self.assertRegex(self.sandbox.output,
+                         r'hypervisor +REAL +libvirtd')
+        self.assertRegex(self.sandbox.output,
+                         r'host USB devices +REAL +\d+ devices of this host')
+        self.openstack('usb', 'device', 'list', '--host', HOST,
+                       '-f', 'json')
+
+        server = self.openstack(
+            'server', 'create', '--flavor', 'tiny', '--image', 'empty',
+            '--nic', 'none', '--wait', 'guest', '-f', 'json')
+        self.assertEqual('ACTIVE', server['status'])
+        qemu = qemu_of(server['id'])
+        self.assertIsNotNone(qemu, 'no QEMU process for the server')
+        self.openstack('server', 'stop', 'guest')
+        self.wait_status('guest', 'SHUTOFF')
+        self.openstack('server', 'usb', 'controller', 'add', 'guest',
+                       'qemu-xhci', '--ports', '4', '-f', 'json')
+        self.openstack('server', 'start', 'guest')
+        self.wait_status('guest', 'ACTIVE')
+        controllers = self.openstack('server', 'usb', 'controller', 'list',
+                                     'guest', '-f', 'json')
+        self.assertIn('qemu-xhci', [c['Model'] for c in controllers])
+        qemu = qemu_of(server['id'])
+        self.assertIsNotNone(qemu)
+        with open('/proc/%d/cmdline' % qemu, 'rb') as cmdline:
+            self.assertIn(b'qemu-xhci', cmdline.read())
+
+        daemons = [p for p in descendants(self.sandbox.process.pid)]
+        self.ctrl_c(others=[qemu])
+        self.assertEqual([], [p for p in daemons if alive(p)])
+        self.assertIsNone(qemu_of(server['id']))

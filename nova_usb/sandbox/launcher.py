@@ -49,8 +49,6 @@ import tempfile
 import threading
 import time
 
-import fixtures
-
 from nova_usb.sandbox import config as sandbox_config
 
 LOG = py_logging.getLogger(__name__)
@@ -62,6 +60,28 @@ SERVICE_STOP_TIMEOUT = 20
 
 class StartError(Exception):
     """The sandbox cannot start; the message says why and what to do."""
+
+
+# What the sandbox needs beyond nova-usb's own requirements: pip install
+# nova-usb[sandbox] (tox installs the test requirements, which have them).
+_REQUIREMENTS = (
+    ('placement.deploy', 'openstack-placement'),
+    ('fixtures', 'fixtures'),
+    ('nova.tests.fixtures', 'nova (a wheel with its nova.tests package)'),
+)
+
+
+def _check_requirements():
+    import importlib
+    missing = []
+    for module, package in _REQUIREMENTS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise StartError('missing Python packages: %s (pip install '
+                         '"nova-usb[sandbox]")' % ', '.join(missing))
 
 
 class Harness(object):
@@ -80,6 +100,7 @@ class Harness(object):
         return fixture
 
     def stub_out(self, old, new):
+        import fixtures
         self.useFixture(fixtures.MonkeyPatch(old, new))
 
     def flags(self, **kwargs):
@@ -105,6 +126,7 @@ class Facts(object):
         self.domain_type = None         # 'kvm' or 'qemu'
         self.usb = None                 # 'host' or 'recorded'
         self.usb_devices = 0
+        self.assignable = []            # ids of the assignable devices
         self.nova_version = None
         self.start_seconds = None
 
@@ -135,6 +157,7 @@ class Sandbox(object):
 
     def start(self, progress=lambda message: None):
         began = time.monotonic()
+        _check_requirements()
         self._make_state_dir()
         from nova_usb.sandbox import web
         # Serving from the start: nova-compute and nova-conductor talk to
@@ -341,6 +364,7 @@ class Sandbox(object):
             # nova-compute's privileged helpers run in this (root) process
             # instead of a privsep daemon started through sudo and
             # nova-rootwrap, which a sandbox does not install.
+            import fixtures
             import nova.privsep
             self.harness.useFixture(fixtures.MockPatchObject(
                 nova.privsep.sys_admin_pctxt, 'client_mode', False))
@@ -369,7 +393,10 @@ class Sandbox(object):
         usb = getattr(compute.manager.driver, 'usb', None)
         if usb is not None:
             try:
-                self.facts.usb_devices = len(usb.list_host_devices(ctxt))
+                devices = usb.list_host_devices(ctxt)
+                self.facts.usb_devices = len(devices)
+                self.facts.assignable = [d['id'] for d in devices
+                                         if d.get('assignable')]
             except Exception:  # the count is for the printout only
                 LOG.exception('Could not count the host USB devices')
 

@@ -61,38 +61,36 @@ def clouds_yaml(settings, user=ADMIN, project=ADMIN):
 
 
 def parts(facts):
-    """(what, REAL/RECORDED/SIMULATED/STAND-IN, how) of each part."""
+    """(what, REAL/RECORDED/SIMULATED/STAND-IN/ABSENT, how) of each part."""
     rows = [
-        ('nova-api', 'REAL', 'Nova %s, nova-usb REST API, HTTP on '
-         '127.0.0.1' % facts.nova_version),
+        ('nova-api', 'REAL', 'Nova %s with nova-usb\'s REST API, over HTTP'
+         % facts.nova_version),
         ('conductor, scheduler', 'REAL', 'Nova\'s services'),
-        ('nova-compute', 'REAL', 'Nova\'s libvirt driver with nova-usb\'s '
-         '(usb_libvirt.LibvirtUsbDriver)'),
+        ('nova-compute', 'REAL', 'Nova\'s libvirt driver with nova-usb\'s'),
         ('placement', 'REAL', 'openstack-placement'),
         ('databases', 'REAL', 'SQLite files in the state directory'),
         ('messaging', 'REAL', 'oslo.messaging, in-process driver'),
     ]
     if facts.hypervisor == 'libvirt':
-        rows.append(('hypervisor', 'REAL', 'libvirtd (%s) and QEMU (%s); '
-                     'servers are real guests sitting in their firmware'
-                     % (facts.libvirtd, facts.domain_type.upper()
-                        if facts.domain_type == 'kvm' else 'TCG')))
+        rows.append(('hypervisor', 'REAL', 'libvirtd (%s) and QEMU (%s): '
+                     'servers are real guests, in their firmware'
+                     % (facts.libvirtd, 'KVM' if facts.domain_type == 'kvm'
+                        else 'TCG')))
     else:
-        rows.append(('hypervisor', 'SIMULATED', 'fakelibvirt taught USB, '
-                     'no QEMU: %s' % facts.hypervisor_reason))
+        rows.append(('hypervisor', 'SIMULATED', 'fakelibvirt taught USB: '
+                     'no QEMU runs'))
     if facts.usb == 'recorded':
         rows.append(('host USB devices', 'RECORDED', '%d devices from '
-                     'demo-devices.umockdev, read by the real libudev '
-                     '(umockdev)' % facts.usb_devices))
+                     'demo-devices.umockdev, read by the real libudev'
+                     % facts.usb_devices))
     else:
         rows.append(('host USB devices', 'REAL', '%d devices of this host, '
                      'read by pyudev' % facts.usb_devices))
     rows += [
-        ('keystone', 'STAND-IN', 'tokens only: any password; the token '
-         '"user:project" is trusted'),
-        ('glance', 'STAND-IN', 'embedded image store, read-only Image API'),
-        ('neutron', 'STAND-IN', 'Nova\'s NeutronFixture: boot with '
-         '--nic none'),
+        ('keystone', 'STAND-IN', 'tokens only, any password'),
+        ('glance', 'STAND-IN', 'in-memory image store, read-only API'),
+        ('neutron', 'STAND-IN', 'Nova\'s NeutronFixture: servers have '
+         'no network'),
         ('cinder', 'ABSENT', 'no volumes'),
     ]
     return rows
@@ -105,52 +103,60 @@ def banner(settings, facts):
         'nova-usb sandbox: a real Nova with nova-usb (started in %.1f s)'
         % facts.start_seconds,
         '',
-        '  compute API  %s' % settings.compute_url,
-        '  placement    %s' % settings.placement_url,
-        '  images       %s' % settings.image_url,
-        '  identity     %s' % settings.identity_url,
-        '  compute host %s' % settings.host,
-        '  state        %s (nova.conf, nova.log, clouds.yaml)'
-        % settings.state_dir,
+        '  compute API   %s' % settings.compute_url,
+        '  placement     %s' % settings.placement_url,
+        '  images        %s' % settings.image_url,
+        '  identity      %s' % settings.identity_url,
+        '  compute host  %s' % settings.host,
+        '  state         %s' % settings.state_dir,
+        '                (nova.conf, nova.log, clouds.yaml)',
         '',
         'What is real here:',
+        '',
     ]
-    width = max(len(row[0]) for row in parts(facts))
-    for what, kind, how in parts(facts):
+    rows = parts(facts)
+    width = max(len(row[0]) for row in rows)
+    for what, kind, how in rows:
         lines.append('  %-*s  %-9s  %s' % (width, what, kind, how))
     if facts.hypervisor != 'libvirt':
         lines += ['', '!' * 72,
-                  '!! No real guests: servers are simulated by fakelibvirt.',
-                  '!! Why: %s' % facts.hypervisor_reason,
-                  '!' * 72]
+                  '!! No real guests: servers are simulated by fakelibvirt.']
+        lines += ['!! ' + line for line in textwrap.wrap(
+            'Why: %s.' % facts.hypervisor_reason, 69)]
+        lines += ['!' * 72]
     lines += [
         '',
-        'Use it from another shell, either with these variables:',
+        'Use it from another shell, with these variables:',
         '',
     ]
     lines += ['  ' + line for line in export_block(settings).splitlines()]
     lines += [
         '',
-        'or with this clouds.yaml entry (also written to %s/clouds.yaml;'
-        % settings.state_dir,
-        'export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml OS_CLOUD=%s):'
+        'or with this clouds.yaml entry, also in the state directory',
+        '(export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml OS_CLOUD=%s):'
         % (settings.state_dir, CLOUD_NAME),
         '',
     ]
     lines += ['  ' + line for line in clouds_yaml(settings).splitlines()]
+    first = facts.assignable[0] if facts.assignable else 'DEVICE_ID'
+    second = facts.assignable[1] if len(facts.assignable) > 1 else first
     lines += [
         '',
         'Any user name and password work: user "admin" is an admin, any '
         'other',
         'user a member (and reader) of the project it names.',
         '',
-        'Then, for example:',
+        'The three use cases:',
         '',
         '  openstack usb device list --host %s' % settings.host,
         '  openstack server create --flavor tiny --image empty --nic none '
         '--wait vm1',
-        '  openstack server usb add vm1 DEVICE_ID',
-        '  nova host-usb-list %s' % settings.host,
+        '  openstack server usb add vm1 %s' % first,
+        '  openstack server create --flavor tiny --image empty --nic none '
+        '--wait vm2',
+        '  openstack server stop vm2',
+        '  openstack server usb add vm2 %s' % second,
+        '  openstack server usb remove vm1 %s' % first,
         '',
         'Ctrl-C stops the sandbox and everything it started.',
     ]

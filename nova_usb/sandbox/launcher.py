@@ -282,7 +282,6 @@ class Sandbox(object):
 
     def _databases(self):
         from nova.cmd import manage
-        from nova.db.api import api as api_db_api
         from nova.db.main import api as main_db_api
         from nova.db import migration
         from nova.tests import fixtures as nova_fixtures
@@ -299,10 +298,13 @@ class Sandbox(object):
         migration.db_sync(database='api')
         migration.db_sync(database='main')
         main_db_api.get_engine().dispose()
-        # cell0 has the main schema: a copy of the fresh cell1 database.
-        shutil.copyfile(self.settings.path('nova_cell1.sqlite'),
-                        self.settings.path('nova_cell0.sqlite'))
-        api_db_api.get_engine()
+        # cell0 has the main schema: a copy of the fresh cell1 database
+        # (SQLite's backup API, consistent whatever the WAL holds).
+        with contextlib.closing(sqlite3.connect(
+                self.settings.path('nova_cell1.sqlite'))) as cell1, \
+                contextlib.closing(sqlite3.connect(
+                    self.settings.path('nova_cell0.sqlite'))) as cell0:
+            cell1.backup(cell0)
         commands = manage.CellV2Commands()
         with contextlib.redirect_stdout(_LogWriter()):
             if commands.map_cell0(

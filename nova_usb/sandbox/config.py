@@ -208,9 +208,10 @@ class Settings(object):
                 'compute_driver': 'usb_libvirt.LibvirtUsbDriver',
                 'my_ip': '127.0.0.1',
                 # Not Nova's "instance-%08x": a libvirtd the sandbox shares
-                # with a real nova-compute never sees two domains of that
-                # name.
-                'instance_name_template': 'nova-usb-sandbox-%08x',
+                # with a real nova-compute, or with another sandbox, never
+                # sees two domains of one name.
+                'instance_name_template':
+                    'nova-usb-sandbox-%d-%%08x' % os.getpid(),
                 # The sandbox's guests have no network; Nova should not
                 # wait for neutron's events.
                 'vif_plugging_timeout': '0',

@@ -227,6 +227,12 @@ class Sandbox(object):
         self.libvirtd = libvirtd.Libvirtd(self.state_dir)
         progress('looking for libvirtd at %s' % libvirtd.URI)
         try:
+            if os.geteuid() != 0:
+                # Nova's privileged helpers (disks, console logs) run in
+                # this process, not in a privsep daemon started with sudo.
+                raise libvirtd.Unavailable(
+                    'real guests need nova-compute\'s privileges: run the '
+                    'sandbox as root')
             conn = self.libvirtd.connect(may_start=True)
         except libvirtd.Unavailable as error:
             if self.libvirt_choice == 'real':

@@ -47,6 +47,10 @@ class Unavailable(Exception):
     """No real libvirt here; the message says why, for the printout."""
 
 
+class NotInstalled(Unavailable):
+    """This machine lacks a part (QEMU, libvirtd, libvirt-python)."""
+
+
 def _which(name):
     path = os.pathsep.join([os.environ.get('PATH', ''), '/usr/sbin',
                             '/sbin', '/usr/libexec'])
@@ -110,12 +114,12 @@ class Libvirtd(object):
         try:
             import libvirt
         except ImportError:
-            raise Unavailable('libvirt-python is not installed')
+            raise NotInstalled('libvirt-python is not installed')
         self._libvirt = libvirt
         libvirt.registerErrorHandler(lambda ctx, error: None, None)
         if not any(_which(name) for name in QEMU_BINARIES):
-            raise Unavailable('QEMU is not installed (Debian: '
-                              'qemu-system-x86)')
+            raise NotInstalled('QEMU is not installed (Debian: '
+                               'qemu-system-x86)')
         conn = self._open()
         if conn is not None:
             return conn
@@ -123,8 +127,8 @@ class Libvirtd(object):
             raise Unavailable('libvirtd does not answer at %s' % URI)
         libvirtd = _which('libvirtd')
         if libvirtd is None:
-            raise Unavailable('libvirtd is not installed (Debian: '
-                              'libvirt-daemon-system)')
+            raise NotInstalled('libvirtd is not installed (Debian: '
+                               'libvirt-daemon-system)')
         if os.geteuid() != 0:
             raise Unavailable('libvirtd does not answer at %s and only '
                               'root may start it' % URI)
@@ -132,7 +136,7 @@ class Libvirtd(object):
         if not _socket_answers(VIRTLOGD_SOCKET):
             virtlogd = _which('virtlogd')
             if virtlogd is None:
-                raise Unavailable('virtlogd is not installed')
+                raise NotInstalled('virtlogd is not installed')
             process = self._spawn('virtlogd', virtlogd)
             self._wait(lambda: _socket_answers(VIRTLOGD_SOCKET), process,
                        'virtlogd', 'listen on %s' % VIRTLOGD_SOCKET)

@@ -26,10 +26,7 @@ goes wrong is a failure, because a skipped suite reads as a passing one.
 """
 
 import atexit
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,13 +36,9 @@ import libvirt
 from lxml import etree
 from oslotest import base
 
-URI = 'qemu:///system'
-# libvirtd needs about 8 s to answer the first time (QEMU capabilities).
-START_TIMEOUT = 30
-STOP_TIMEOUT = 15
-VIRTLOGD_SOCKET = '/run/libvirt/virtlogd-sock'
-LIBVIRTD_PIDFILE = '/run/libvirtd.pid'
-QEMU_BINARIES = ('qemu-system-x86_64', 'qemu-kvm', 'kvm')
+from nova_usb.sandbox import libvirtd as daemons
+
+URI = daemons.URI
 # Every domain of this process is named with this prefix, so leftovers can
 # be found and removed without touching anybody else's domains.
 PREFIX = 'nova-usb-test-%s-' % uuid.uuid4().hex[:8]
@@ -65,133 +58,40 @@ class _State(object):
         self.domain_type = None
         self.skip_reason = None
         self.error = None
-        self.processes = []  # (name, Popen) we started, in start order
+        self.daemons = None  # what started (and stops) the daemons
         self.workdir = None  # the daemons' logs
 
 
 _state = None
 
 
-def _which(name):
-    path = os.pathsep.join([os.environ.get('PATH', ''), '/usr/sbin',
-                            '/sbin', '/usr/libexec'])
-    return shutil.which(name, path=path)
-
-
-def _open():
-    try:
-        conn = libvirt.open(URI)
-        conn.getLibVersion()
-        return conn
-    except libvirt.libvirtError:
-        return None
-
-
-def _socket_answers(path):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        sock.close()
-
-
-def _pidfile_alive(path):
-    try:
-        with open(path) as pidfile:
-            pid = int(pidfile.read().strip())
-        os.kill(pid, 0)
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def _log_tail(name):
-    path = os.path.join(_state.workdir, name + '.log')
-    try:
-        with open(path, errors='replace') as log:
-            return log.read()[-2000:]
-    except OSError:
-        return ''
-
-
-def _spawn(name, binary):
-    """Run a daemon in the foreground as our child, so its pid is exact."""
-    log = open(os.path.join(_state.workdir, name + '.log'), 'wb')
-    try:
-        process = subprocess.Popen(
-            [binary], stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
-    _state.processes.append((name, process))
-    return process
-
-
-def _wait(predicate, process, name, what):
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        if process is not None and process.poll() is not None:
-            raise RuntimeError('%s exited with %s before %s:\n%s' % (
-                name, process.returncode, what, _log_tail(name)))
-        time.sleep(0.2)
-    raise RuntimeError('%s did not %s within %d s:\n%s' % (
-        name, what, START_TIMEOUT, _log_tail(name)))
-
-
-def _start_daemons():
-    libvirtd = _which('libvirtd')
-    if libvirtd is None:
-        _state.skip_reason = ('this machine has no libvirtd (Debian: '
-                              'libvirt-daemon-system)')
-        return None
-    _state.workdir = tempfile.mkdtemp(prefix='nova-usb-libvirtd-')
-    if not _socket_answers(VIRTLOGD_SOCKET):
-        virtlogd = _which('virtlogd')
-        if virtlogd is None:
-            raise RuntimeError('libvirtd is installed but virtlogd is not')
-        process = _spawn('virtlogd', virtlogd)
-        _wait(lambda: _socket_answers(VIRTLOGD_SOCKET), process,
-              'virtlogd', 'listen on %s' % VIRTLOGD_SOCKET)
-    process = None
-    if not _pidfile_alive(LIBVIRTD_PIDFILE):
-        process = _spawn('libvirtd', libvirtd)
-    # else somebody else's libvirtd is still starting: wait for it.
-    return _wait(_open, process, 'libvirtd', 'answer at %s' % URI)
-
-
-def _probe_domain_type(conn):
-    """'kvm' if a KVM domain really starts here, else 'qemu' (TCG)."""
-    if not os.access('/dev/kvm', os.R_OK | os.W_OK):
-        return 'qemu'
-    try:
-        dom = conn.createXML(domain_xml(PREFIX + 'probe', 'kvm'), 0)
-    except libvirt.libvirtError:
-        return 'qemu'
-    dom.destroy()
-    return 'kvm'
-
-
 def _setup():
+    """Connect, starting the daemons as nova-usb-sandbox does when needed."""
     global _state
     _state = _State()
     atexit.register(_teardown)
-    if not any(_which(name) for name in QEMU_BINARIES):
-        _state.skip_reason = ('this machine has no QEMU (Debian: '
-                              'qemu-system-x86)')
+    _state.workdir = tempfile.mkdtemp(prefix='nova-usb-libvirtd-')
+    _state.daemons = daemons.Libvirtd(_state.workdir)
+    try:
+        _state.conn = _state.daemons.connect()
+    except daemons.NotInstalled as reason:
+        _state.skip_reason = 'this machine lacks a part: %s' % reason
         return
-    conn = _open()
-    if conn is None:
-        conn = _start_daemons()
-        if conn is None:
-            return
-    _state.conn = conn
-    _state.domain_type = _probe_domain_type(conn)
+    except daemons.Unavailable as reason:
+        raise RuntimeError('%s\n%s' % (reason, _logs()))
+    _state.domain_type = _state.daemons.probe_domain_type(_state.conn)
+
+
+def _logs():
+    tails = []
+    for name in ('virtlogd', 'libvirtd'):
+        try:
+            with open('%s/%s.log' % (_state.workdir, name),
+                      errors='replace') as log:
+                tails.append('%s.log: %s' % (name, log.read()[-2000:]))
+        except OSError:
+            pass
+    return '\n'.join(tails)
 
 
 def _remove_leftovers(conn):
@@ -207,16 +107,6 @@ def _remove_leftovers(conn):
             pass
 
 
-def _stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
-
-
 def _teardown():
     if _state is None:
         return
@@ -226,9 +116,8 @@ def _teardown():
             _state.conn.close()
         except libvirt.libvirtError:
             pass
-    # libvirtd before virtlogd: the reverse of the start order.
-    for _name, process in reversed(_state.processes):
-        _stop(process)
+    if _state.daemons is not None:
+        _state.daemons.stop()
     if _state.workdir:
         shutil.rmtree(_state.workdir, ignore_errors=True)
 

@@ -21,6 +21,7 @@ device that is not there), including that a failed attach changes nothing.
 """
 
 import os
+import shutil
 import subprocess
 
 import fixtures
@@ -104,7 +105,7 @@ class SchemaTestCase(libvirtd.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.validator = libvirtd._which('virt-xml-validate')
+        self.validator = shutil.which('virt-xml-validate')
         self.assertIsNotNone(
             self.validator, 'virt-xml-validate is missing (Debian: '
             'libvirt-clients); it comes with libvirt, so this is a broken '

@@ -1,0 +1,248 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The three use cases through the openstack CLI, on a host with real USB.
+
+``nova-usb-sandbox --libvirt real`` runs on the nested test host: nova-api
+(HTTP on 127.0.0.1), conductor, scheduler, placement and a real
+nova-compute with the nova-usb driver, on this host's libvirtd, with this
+host's kernel USB read through pyudev. The commands are python-
+openstackclient's ``openstack`` with nova-usb's plugin, run in this
+process through the shell's own ``main`` (what the ``openstack`` script
+calls), because each new Python process costs tens of seconds under TCG;
+they reach the sandbox over HTTP like any client. The guests are real
+QEMU guests, whose monitor (``info usb``) shows what they hold.
+
+The stand-ins are the sandbox's: keystone (tokens only), glance (one
+in-memory image), neutron (servers have no network).
+"""
+
+import contextlib
+import io
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from nova_usb.virt import manager as usb_manager
+from tests.e2e.guest import nested
+
+READY_TIMEOUT = 15 * 60
+STATUS_TIMEOUT = 10 * 60
+STOP_TIMEOUT = 120
+STICKS = '{"vendor_id": "46f4"}'  # QEMU's usb-storage: the sticks only
+
+
+class Sandbox(object):
+    """nova-usb-sandbox in a subprocess, its output kept in the share."""
+
+    def __init__(self, log_path):
+        self.lines = []
+        self._ready = threading.Event()
+        self._log = open(log_path, 'w')
+        self.process = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable),
+                          'nova-usb-sandbox'),
+             '--libvirt', 'real', '--host', nested.HOST,
+             '--device-spec', STICKS],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self._log.write(line)
+            self._log.flush()
+            self.lines.append(line.rstrip('\n'))
+            if line.startswith('nova-usb-sandbox ready:'):
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self, timeout):
+        self._ready.wait(timeout)
+        return any(line.startswith('nova-usb-sandbox ready:')
+                   for line in self.lines)
+
+    def environment(self):
+        env = {}
+        for line in self.lines:
+            match = re.match(r'^\s+export (OS_[A-Z_]+)=(\S+)$', line)
+            if match:
+                env[match.group(1)] = match.group(2)
+        return env
+
+    def stop(self):
+        """SIGINT, as Ctrl-C: the sandbox stops what it started."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
+        return self.process.returncode
+
+
+class FullStackTestCase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        out = os.environ.get('NOVA_USB_E2E_OUT', '/tmp')
+        cls.transcript_path = os.path.join(out, 'full-stack-transcript.txt')
+        began = time.monotonic()
+        cls.sandbox = Sandbox(os.path.join(out, 'sandbox.log'))
+        if not cls.sandbox.wait_ready(READY_TIMEOUT):
+            cls.sandbox.stop()
+            raise AssertionError('nova-usb-sandbox was not ready within '
+                                 '%d s (see sandbox.log)' % READY_TIMEOUT)
+        cls.ready_seconds = time.monotonic() - began
+        from openstackclient import shell as osc_shell
+        cls.osc_shell = osc_shell
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sandbox.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.conn = nested.connect()
+        self.addCleanup(self.conn.close)
+        self.transcript = open(self.transcript_path, 'a')
+        self.addCleanup(self.transcript.close)
+        self.note('# nova-usb-sandbox ready after %.0f s'
+                  % self.ready_seconds)
+
+    def note(self, text):
+        self.transcript.write(text + '\n')
+        self.transcript.flush()
+
+    def openstack(self, *argv, table=False):
+        """``openstack ARGV``; JSON parsed unless table=True."""
+        argv = list(argv) + ([] if table else ['-f', 'json'])
+        out, err = io.StringIO(), io.StringIO()
+        env = self.sandbox.environment()
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        began = time.monotonic()
+        try:
+            with contextlib.redirect_stdout(out), \
+                    contextlib.redirect_stderr(err):
+                try:
+                    code = self.osc_shell.main(argv) or 0
+                except SystemExit as e:
+                    code = e.code
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        self.note('$ openstack %s    # %.1f s\n%s%s' % (
+            shlex.join(argv), time.monotonic() - began, err.getvalue(),
+            out.getvalue()))
+        if code:
+            self.fail('openstack %s failed (%s): %s%s' % (
+                ' '.join(argv), code, out.getvalue(), err.getvalue()))
+        text = out.getvalue()
+        return text if table else (json.loads(text) if text.strip()
+                                   else None)
+
+    def wait_status(self, server, status):
+        deadline = time.monotonic() + STATUS_TIMEOUT
+        while True:
+            shown = self.openstack('server', 'show', server)
+            if shown['status'] == status:
+                return shown
+            if shown['status'] == 'ERROR' or time.monotonic() > deadline:
+                self.fail('%s is %s, not %s' % (server, shown['status'],
+                                                status))
+            time.sleep(2)
+
+    def in_guest(self, server_id):
+        """The nova-usb devices the server's QEMU holds (info usb)."""
+        dom = self.conn.lookupByUUIDString(server_id)
+        devices, text = nested.info_usb(dom)
+        self.note('$ virsh qemu-monitor-command --hmp %s "info usb"\n%s'
+                  % (dom.name(), text))
+        return sorted(d['id'] for d in devices
+                      if (d['id'] or '').startswith(usb_manager.ALIAS_PREFIX))
+
+    def test_three_use_cases(self):
+        # 1. This host's USB devices.
+        self.openstack('usb', 'device', 'list', '--host', nested.HOST,
+                       table=True)
+        devices = self.openstack('usb', 'device', 'list', '--host',
+                                 nested.HOST)
+        by_serial = {d['Serial']: d for d in devices}
+        stick_a, stick_b = by_serial['NOVAUSB-A'], by_serial['NOVAUSB-B']
+        self.assertTrue(stick_a['Assignable'])
+        self.assertTrue(stick_b['Assignable'])
+        keyboard = next(d for d in devices if d['Vendor ID'] == '0627')
+        self.assertFalse(keyboard['Assignable'])
+
+        # 2. Attach to a running server: in its QEMU at once.
+        running = self.openstack(
+            'server', 'create', '--flavor', 'tiny', '--image', 'empty',
+            '--nic', 'none', '--wait', 'running')
+        self.assertEqual('ACTIVE', running['status'])
+        self.assertEqual([], self.in_guest(running['id']))
+        attached = self.openstack('server', 'usb', 'add', 'running',
+                                  stick_a['ID'])
+        self.assertEqual('attached', attached['status'])
+        alias_a = usb_manager.device_alias(stick_a['ID'])
+        self.assertEqual([alias_a], self.in_guest(running['id']))
+
+        # 3. Attach to a stopped server: effective when it starts.
+        stopped = self.openstack(
+            'server', 'create', '--flavor', 'tiny', '--image', 'empty',
+            '--nic', 'none', '--wait', 'stopped')
+        self.openstack('server', 'stop', 'stopped', table=True)
+        self.wait_status('stopped', 'SHUTOFF')
+        self.openstack('server', 'usb', 'add', 'stopped', stick_b['ID'])
+        self.openstack('server', 'usb', 'list', 'stopped', table=True)
+        self.openstack('server', 'start', 'stopped', table=True)
+        self.wait_status('stopped', 'ACTIVE')
+        alias_b = usb_manager.device_alias(stick_b['ID'])
+        self.assertEqual([alias_b], self.in_guest(stopped['id']))
+
+        # Nova rewrites both domains at a hard reboot: nova-usb keeps them.
+        for server in ('running', 'stopped'):
+            self.openstack('server', 'reboot', '--hard', server, table=True)
+            self.wait_status(server, 'ACTIVE')
+        self.assertEqual([alias_a], self.in_guest(running['id']))
+        self.assertEqual([alias_b], self.in_guest(stopped['id']))
+        listed = self.openstack('usb', 'device', 'list', '--host',
+                                nested.HOST, '--long')
+        holders = {d['ID']: d.get('Server ID') for d in listed}
+        self.assertEqual(running['id'], holders[stick_a['ID']])
+        self.assertEqual(stopped['id'], holders[stick_b['ID']])
+
+        # Detach both.
+        self.openstack('server', 'usb', 'remove', 'running', stick_a['ID'],
+                       table=True)
+        self.openstack('server', 'usb', 'remove', 'stopped', stick_b['ID'],
+                       table=True)
+        self.assertEqual([], self.in_guest(running['id']))
+        self.assertEqual([], self.in_guest(stopped['id']))
+        self.assertEqual([], self.openstack('server', 'usb', 'list',
+                                            'running'))
+        self.openstack('usb', 'device', 'list', '--host', nested.HOST,
+                       table=True)
+        for server in ('running', 'stopped'):
+            self.openstack('server', 'delete', '--wait', server, table=True)

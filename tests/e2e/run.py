@@ -1,0 +1,154 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Real USB passthrough end to end: ``tox -e e2e`` (needs root).
+
+Builds the nested test host (tests/e2e/image.py), boots it under QEMU TCG
+with the USB topology of tests/e2e/topology.json (tests/e2e/vm.py), lets
+it run the suites of tests/e2e/guest/ on its real kernel USB, libvirtd and
+nested guests, serves its requests to unplug, replug and move devices, and
+prints each test's result, the timings and, as its last line,
+``e2e: N passed, N failed``.
+
+Everything of the run is under .tox/e2e/run/ (console, QEMU, guest and
+libvirtd logs, transcripts); the disk images are deleted when the run
+passed, kept when it failed. QEMU is stopped by its pid in every case.
+
+    python -m tests.e2e.run                    # both suites
+    python -m tests.e2e.run --suite tests.e2e.guest.test_driver
+    python -m tests.e2e.run --benchmark        # benchmarks/usb_passthrough
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+from tests.e2e import image
+from tests.e2e import vm
+
+SUITES = ('tests.e2e.guest.test_driver', 'tests.e2e.guest.test_full_stack')
+WORK_DIR = os.path.join(image.TOP, '.tox', 'e2e')
+RUN_TIMEOUT = 40 * 60
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='python -m tests.e2e.run')
+    parser.add_argument('--suite', action='append',
+                        help='a test module, class or test of '
+                             'tests/e2e/guest (repeatable; default: all)')
+    parser.add_argument('--benchmark', action='store_true',
+                        help='run benchmarks/usb_passthrough.py inside '
+                             'instead of the tests')
+    parser.add_argument('--timeout', type=int, default=RUN_TIMEOUT,
+                        help='seconds the VM may run (default %(default)s)')
+    return parser.parse_args(argv)
+
+
+def summary(results, problem):
+    passed = sum(1 for r in results if r['status'] == 'passed')
+    failed = sum(1 for r in results if r['status'] == 'failed')
+    if problem and not failed:
+        failed = 1  # the run itself failed
+    return passed, failed
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        print('e2e: needs root (mmdebstrap, chroot)')
+        print('e2e: 0 passed, 1 failed')
+        return 1
+    run_dir = os.path.join(WORK_DIR, 'run')
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    timings = {}
+    results, problem, host = [], None, None
+    began = time.monotonic()
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print('e2e: building the nested test host (log: %s)'
+              % os.path.join(run_dir, 'build.log'), flush=True)
+        with open(os.path.join(run_dir, 'build.log'), 'w') as log:
+            built = image.build(WORK_DIR, log)
+        timings['image build'] = time.monotonic() - began
+        host = vm.NestedHost(run_dir, *built)
+        request = ({'mode': 'benchmark'} if args.benchmark else
+                   {'mode': 'tests', 'suites': args.suite or list(SUITES)})
+        print('e2e: booting it (console: %s)'
+              % os.path.join(run_dir, 'console.log'), flush=True)
+        booted = time.monotonic()
+        host.start(request)
+        if not host.wait(args.timeout):
+            problem = 'the nested host still ran after %d s' % args.timeout
+        timings['nested host (boot, suites, power off)'] = (
+            time.monotonic() - booted)
+    except KeyboardInterrupt:
+        problem = 'interrupted'
+    except (image.BuildError, vm.VMError, OSError) as error:
+        problem = str(error)
+    finally:
+        if host is not None:
+            host.stop()
+
+    out_dir = os.path.join(run_dir, 'out')
+    results_path = os.path.join(out_dir, 'results.json')
+    if os.path.exists(results_path):
+        with open(results_path) as source:
+            results = json.load(source)
+    status_path = os.path.join(out_dir, 'guest.status')
+    if problem is None and not os.path.exists(status_path):
+        problem = 'the guest ended without a status (see console.log)'
+    elif problem is None:
+        with open(status_path) as source:
+            status = source.read().strip()
+        if args.benchmark and status != '0':
+            problem = 'the benchmark exited with %s' % status
+        elif not args.benchmark and not results:
+            problem = 'the guest ran no test (see out/guest.log)'
+
+    for result in results:
+        print('e2e: %-7s %6.1f s  %s' % (result['status'], result['seconds'],
+                                          result['test']))
+    for result in results:
+        if result['status'] == 'failed':
+            print('\n=== %s\n%s' % (result['test'], result['detail']))
+    if args.benchmark:
+        report = os.path.join(out_dir, 'benchmark.txt')
+        if os.path.exists(report):
+            with open(report) as source:
+                print(source.read())
+    timings['total'] = time.monotonic() - began
+    for name, seconds in timings.items():
+        print('e2e: %s: %.0f s' % (name, seconds))
+    if problem:
+        print('e2e: %s' % problem)
+    passed, failed = summary(results, problem)
+    if failed:
+        print('e2e: logs kept in %s' % run_dir)
+    else:
+        for name in os.listdir(run_dir):
+            if name.endswith('.img'):
+                os.unlink(os.path.join(run_dir, name))
+        shutil.rmtree(os.path.join(WORK_DIR, 'image'), ignore_errors=True)
+    print('e2e: %d passed, %d failed' % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -30,6 +30,7 @@ the new root file system, so nothing inside the VM downloads anything):
 
 import glob
 import hashlib
+import json
 import lzma
 import os
 import shutil
@@ -58,8 +59,7 @@ PACKAGES = (
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic',
                      '9pnet_virtio', '9p')
 GUEST_ONLY_WHEELS = ('async-timeout',)
-HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg',
-                'tests/e2e/image.py')
+HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg')
 
 
 class BuildError(Exception):
@@ -90,9 +90,9 @@ def _apt_sources():
     return found
 
 
-def base_key():
-    digest = hashlib.sha256()
-    digest.update(' '.join(PACKAGES).encode())
+def base_key(command):
+    """What the base depends on: its mmdebstrap command and input files."""
+    digest = hashlib.sha256(json.dumps(command).encode())
     for name in HASHED_FILES:
         with open(os.path.join(TOP, name), 'rb') as source:
             digest.update(source.read())
@@ -115,27 +115,29 @@ def build_wheels(wheelhouse, log, dependencies):
 
 def build_base(cache_dir, log):
     """Debian root file system + dependencies' virtualenv, cached by key."""
-    base = os.path.join(cache_dir, 'base-' + base_key())
+    wheelhouse = os.path.join(cache_dir, 'wheelhouse')
+    command = [
+        'mmdebstrap', '--variant=apt', '--mode=root',
+        '--include=' + ','.join(PACKAGES),
+        '--customize-hook=copy-in %s /tmp' % wheelhouse,
+        '--customize-hook=chroot "$1" python3 -m venv %s' % VENV,
+        # Every dependency, from the wheels only: nothing is downloaded.
+        '--customize-hook=chroot "$1" sh -c "%s/bin/pip install --quiet '
+        '--no-index --find-links /tmp/wheelhouse /tmp/wheelhouse/*.whl"'
+        % VENV,
+        '--customize-hook=rm -rf "$1"/tmp/wheelhouse']
+    sources = _apt_sources()
+    base = os.path.join(cache_dir, 'base-' + base_key(command + sources))
     if os.path.isfile(os.path.join(base, '.complete')):
         log.write('base image: cached %s\n' % base)
         return base
     for stale in glob.glob(os.path.join(cache_dir, 'base-*')):
         shutil.rmtree(stale)
-    wheelhouse = os.path.join(cache_dir, 'wheelhouse')
     shutil.rmtree(wheelhouse, ignore_errors=True)
     build_wheels(wheelhouse, log, dependencies=True)
     for wheel in glob.glob(os.path.join(wheelhouse, 'nova_usb-*.whl')):
         os.unlink(wheel)
-    _run(['mmdebstrap', '--variant=apt', '--mode=root',
-          '--include=' + ','.join(PACKAGES),
-          '--customize-hook=copy-in %s /tmp' % wheelhouse,
-          '--customize-hook=chroot "$1" python3 -m venv %s' % VENV,
-          # Every dependency, from the wheels only: nothing is downloaded.
-          '--customize-hook=chroot "$1" sh -c "%s/bin/pip install --quiet '
-          '--no-index --find-links /tmp/wheelhouse /tmp/wheelhouse/*.whl"'
-          % VENV,
-          '--customize-hook=rm -rf "$1"/tmp/wheelhouse',
-          'bookworm', base] + _apt_sources(), log)
+    _run(command + ['bookworm', base] + sources, log)
     open(os.path.join(base, '.complete'), 'w').close()
     shutil.rmtree(wheelhouse)
     return base
@@ -191,15 +193,15 @@ exec /bin/busybox switch_root /root %(init)s
 
 def build_initramfs(root, version, target):
     """busybox + the modules to mount the virtio root disk, then init."""
-    shown = subprocess.run(
-        ['chroot', root, 'modprobe', '--show-depends', '-S', version]
-        + list(INITRAMFS_MODULES), check=True, capture_output=True,
-        text=True).stdout
     modules = []
-    for line in shown.splitlines():
-        words = line.split()
-        if words and words[0] == 'insmod' and words[1] not in modules:
-            modules.append(words[1])
+    for wanted in INITRAMFS_MODULES:
+        shown = subprocess.run(
+            ['chroot', root, 'modprobe', '--show-depends', '-S', version,
+             wanted], check=True, capture_output=True, text=True).stdout
+        for line in shown.splitlines():
+            words = line.split()
+            if words and words[0] == 'insmod' and words[1] not in modules:
+                modules.append(words[1])
     entries = [_cpio_entry(d, stat.S_IFDIR | 0o755)
                for d in ('bin', 'dev', 'proc', 'root', 'modules')]
     with open(os.path.join(root, 'bin/busybox'), 'rb') as busybox:

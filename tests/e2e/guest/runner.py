@@ -97,4 +97,9 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit(): Nova's libvirt event and executor threads would
+    # keep the interpreter (and so the nested host) up.
+    os._exit(code)

@@ -8,7 +8,9 @@
 # in one process with the nova-usb driver, on recorded devices) and
 # integration (real libvirtd + QEMU, one test process since it owns the
 # daemon it starts) and sandbox (nova-usb-sandbox --demo-devices as a
-# subprocess, driven with the real openstack CLI, then stopped by SIGINT).
+# subprocess, driven with the real openstack CLI, then stopped by SIGINT)
+# and e2e (a nested test host with emulated USB devices: real passthrough
+# through nova-usb's driver and through the openstack CLI).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,7 +29,10 @@ suite() {
         echo "=== $name FAILED"
         status=1
     fi
-    if grep -q '^ - Passed:' "$log"; then
+    if [ "$name" = e2e ] && grep -Eq '^e2e: [0-9]+ passed' "$log"; then
+        passed=$((passed + $(awk '/^e2e: [0-9]+ passed/ {print $2}' "$log")))
+        failed=$((failed + $(awk '/^e2e: [0-9]+ passed/ {print $4}' "$log")))
+    elif grep -q '^ - Passed:' "$log"; then
         passed=$((passed + $(awk '/^ - Passed:/ {print $3}' "$log")))
         failed=$((failed + $(awk '/^ - Failed:/ {print $3}' "$log")))
         skipped=$((skipped + $(awk '/^ - Skipped:/ {print $3}' "$log")))
@@ -48,6 +53,8 @@ suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
 suite functional umockdev-wrapper stestr --test-path ./tests/functional run
 suite integration stestr --test-path ./tests/integration run --concurrency 1
 suite sandbox stestr --test-path ./tests/sandbox run --concurrency 1
+# Last and alone: it boots a nested test host under TCG on both cores.
+suite e2e python -m tests.e2e.run
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -183,7 +183,9 @@ INITRAMFS_INIT = """#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 %(insmod)s
 n=0
-while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do /bin/busybox sleep 0.1; n=$((n+1)); done
+while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do
+    /bin/busybox sleep 0.1; n=$((n+1))
+done
 /bin/busybox mount -t ext4 /dev/vda /root || exec /bin/busybox sh
 /bin/busybox umount /proc
 /bin/busybox mount --move /dev /root/dev

@@ -123,8 +123,8 @@ def main(argv=None):
             problem = 'the guest ran no test (see out/guest.log)'
 
     for result in results:
-        print('e2e: %-7s %6.1f s  %s' % (result['status'], result['seconds'],
-                                          result['test']))
+        print('e2e: %-7s %6.1f s  %s' % (
+            result['status'], result['seconds'], result['test']))
     for result in results:
         if result['status'] == 'failed':
             print('\n=== %s\n%s' % (result['test'], result['detail']))

@@ -49,6 +49,43 @@ def connect():
     return libvirt.open(URI)
 
 
+def usb_driver():
+    """nova-usb's compute driver on this host's libvirtd, events running.
+
+    Its USB manager is left to the caller (``UsbManager(driver, HOST)``):
+    the driver's own init_host would read the servers of the host from
+    Nova's database, which the driver-level tests do without.
+    """
+    import nova.conf
+    from nova import objects
+    from nova_usb import conf as nova_usb_conf  # noqa: F401 ([usb])
+    from nova_usb.virt import driver
+
+    objects.register_all()
+    conf = nova.conf.CONF
+    conf([], project='nova')
+    conf.set_override('virt_type', 'qemu', group='libvirt')
+    conf.set_override('device_spec', ['{}'], group='usb')
+    usb_driver = driver.LibvirtUsbDriver(None)
+    usb_driver._host.initialize()
+    return usb_driver
+
+
+def stand_in_instance(vm_state, instances):
+    """An Instance that is never saved (``save`` is a mock), registered in
+    ``instances`` for the manager's patched ``_fresh``.
+    """
+    from unittest import mock
+
+    from nova import objects
+    instance = objects.Instance(
+        uuid=str(uuid.uuid4()), vm_state=vm_state, task_state=None,
+        host=HOST, system_metadata={})
+    instance.save = mock.Mock(name='save')
+    instances[instance.uuid] = instance
+    return instance
+
+
 def domain_xml(name, devices=(), domain_uuid=None):
     return DOMAIN % {'name': PREFIX + name,
                      'uuid': domain_uuid or str(uuid.uuid4()),

@@ -1,0 +1,164 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""(d) A real USB passthrough: nova-usb's live attach + detach against bare
+``virsh attach-device --live`` / ``detach-device --live``.
+
+It runs on the nested test host (a kernel with USB, real libvirtd, a
+running diskless guest), where a stick really goes into the guest's QEMU
+and comes back. Each round, alternating which goes first, passes the same
+stick through both ways:
+
+* nova-usb: ``UsbManager.attach_device`` then ``detach_device`` (state and
+  claim checks, port model from the live XML, libvirt's attach, system
+  metadata; the detach waits for libvirt's device-removed event as Nova
+  does);
+* bare: ``virsh attach-device DOM FILE --live`` with the hostdev XML
+  nova-usb would write, then ``virsh detach-device DOM FILE --live`` and
+  waiting until the live XML no longer has it.
+
+Each round checks that the stick was in the guest's QEMU (``info usb``)
+after both attaches. Medians of attach, detach and their sum are printed
+with the ratios nova-usb / bare.
+
+Run it (root; builds and boots the nested host, as ``tox -e e2e``)::
+
+    tox -e e2e-bench        # or: python -m tests.e2e.run --benchmark
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from unittest import mock
+
+STICK_SERIAL = 'NOVAUSB-A'
+ROUNDS = 5
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='usb_passthrough.py')
+    parser.add_argument('--rounds', type=int, default=ROUNDS)
+    return parser.parse_args(argv)
+
+
+def _virsh(*args):
+    subprocess.run(('virsh', '-c', 'qemu:///system') + args, check=True,
+                   capture_output=True)
+
+
+def _wait_gone(dom, alias, nested):
+    deadline = time.monotonic() + 60
+    while any(a == alias for a, _, _ in nested.hostdevs(dom.XMLDesc(0))):
+        if time.monotonic() > deadline:
+            raise RuntimeError('the stick stayed in the guest')
+        time.sleep(0.05)
+
+
+def main(argv):
+    args = parse_args(argv)
+    from nova import context as nova_context
+
+    from nova_usb.virt import manager as usb_manager
+    from tests.e2e.guest import nested
+
+    driver = nested.usb_driver()
+    conn = nested.connect()
+    manager = usb_manager.UsbManager(driver, nested.HOST)
+    manager.watcher.start()
+    instances = {}
+    instance = nested.stand_in_instance('active', instances)
+    dom = conn.defineXML(nested.domain_xml('bench', [nested.xhci()],
+                                           domain_uuid=instance.uuid))
+    dom.create()
+    context = nova_context.get_admin_context()
+    stick = next(d for d in manager.inventory.devices()
+                 if d.serial == STICK_SERIAL)
+    alias = usb_manager.device_alias(stick.id)
+    timings = {(way, step): [] for way in ('nova-usb', 'bare')
+               for step in ('attach', 'detach')}
+
+    def in_guest():
+        return alias in [d['id'] for d in nested.info_usb(dom)[0]]
+
+    def through_nova_usb():
+        began = time.perf_counter()
+        manager.attach_device(context, instance, stick.id)
+        attached = time.perf_counter()
+        ok = in_guest()
+        detach_began = time.perf_counter()
+        manager.detach_device(context, instance, stick.id)
+        timings['nova-usb', 'attach'].append(attached - began)
+        timings['nova-usb', 'detach'].append(time.perf_counter() -
+                                             detach_began)
+        return ok
+
+    with tempfile.NamedTemporaryFile('w', suffix='.xml') as xml:
+        # The stick's bus/device numbers stay as long as it is not
+        # replugged: one hostdev XML for every round.
+        xml.write(usb_manager.make_hostdev(stick).to_xml())
+        xml.flush()
+
+        def bare():
+            began = time.perf_counter()
+            _virsh('attach-device', dom.name(), xml.name, '--live')
+            attached = time.perf_counter()
+            ok = in_guest()
+            detach_began = time.perf_counter()
+            _virsh('detach-device', dom.name(), xml.name, '--live')
+            _wait_gone(dom, alias, nested)
+            timings['bare', 'attach'].append(attached - began)
+            timings['bare', 'detach'].append(time.perf_counter() -
+                                             detach_began)
+            return ok
+
+        with mock.patch.object(usb_manager.UsbManager, '_fresh',
+                               staticmethod(lambda c, i: instance)):
+            for number in range(args.rounds):
+                order = ((through_nova_usb, bare) if number % 2 == 0
+                         else (bare, through_nova_usb))
+                for way in order:
+                    if not way():
+                        raise RuntimeError('%s: the stick was not in the '
+                                           'guest' % way.__name__)
+    manager.watcher.stop()
+    dom.destroy()
+    dom.undefine()
+
+    lines = ['(d) live USB passthrough on the nested host, %d rounds '
+             '(stick %s behind a hub)' % (args.rounds, STICK_SERIAL)]
+
+    def median(way, step):
+        return statistics.median(timings[way, step])
+
+    for step in ('attach', 'detach'):
+        ours, base = median('nova-usb', step), median('bare', step)
+        lines.append('  %-7s nova-usb %7.3f s   bare virsh %7.3f s   '
+                     'ratio %.2f' % (step, ours, base, ours / base))
+    ours = median('nova-usb', 'attach') + median('nova-usb', 'detach')
+    base = median('bare', 'attach') + median('bare', 'detach')
+    lines.append('  %-7s nova-usb %7.3f s   bare virsh %7.3f s   '
+                 'ratio %.2f' % ('both', ours, base, ours / base))
+    report = '\n'.join(lines) + '\n'
+    print(report)
+    out = os.environ.get('NOVA_USB_E2E_OUT')
+    if out:
+        with open(os.path.join(out, 'benchmark.txt'), 'w') as output:
+            output.write(report)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

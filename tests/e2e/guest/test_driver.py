@@ -352,13 +352,15 @@ class DriverTestCase(unittest.TestCase):
                          [(d['id'], d['status']) for d in listed])
         self.save_output('info-usb-after-replug.txt',
                          nested.info_usb(dom)[1])
-        # The guest's QEMU does not take it back by itself (libvirt named
-        # it by its old device number); detach and attach again does.
-        self.manager.detach_device(self.context, instance, stick.id)
-        self.manager.attach_device(self.context, instance, stick.id)
+        # The guest's QEMU takes the device back by itself: libvirt gave it
+        # the device by host bus and port, where it is again.
+        self.assertHeldByQemu(back)
         self.assertEqual([alias], [d['id'] for d in
                                    self.sticks_in_guest(dom)])
-        self.assertHeldByQemu(back)
+        self.manager.detach_device(self.context, instance, stick.id)
+        self.assertEqual([], self.sticks_in_guest(dom))
+        wait_for(lambda: nested.interface_drivers(back) == {'usb-storage'},
+                 'usb-storage drives the stick again')
 
     def test_moved_device_keeps_its_id(self):
         stick = self.device('stick-a')

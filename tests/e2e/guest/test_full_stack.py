@@ -32,9 +32,11 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -51,7 +53,7 @@ STICKS = '{"vendor_id": "46f4"}'  # QEMU's usb-storage: the sticks only
 class Sandbox(object):
     """nova-usb-sandbox in a subprocess, its output kept in the share."""
 
-    def __init__(self, log_path):
+    def __init__(self, log_path, state_dir):
         self.lines = []
         self._ready = threading.Event()
         self._log = open(log_path, 'w')
@@ -59,7 +61,7 @@ class Sandbox(object):
             [os.path.join(os.path.dirname(sys.executable),
                           'nova-usb-sandbox'),
              '--libvirt', 'real', '--host', nested.HOST,
-             '--device-spec', STICKS],
+             '--device-spec', STICKS, '--state-dir', state_dir],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
             env=dict(os.environ, PYTHONUNBUFFERED='1'))
@@ -106,7 +108,12 @@ class FullStackTestCase(unittest.TestCase):
         out = os.environ.get('NOVA_USB_E2E_OUT', '/tmp')
         cls.transcript_path = os.path.join(out, 'full-stack-transcript.txt')
         began = time.monotonic()
-        cls.sandbox = Sandbox(os.path.join(out, 'sandbox.log'))
+        cls.out = out
+        # On the guest's disk (SQLite on the 9p share would be slow); its
+        # logs are copied into the share at the end.
+        cls.state_dir = tempfile.mkdtemp(prefix='nova-usb-sandbox-')
+        cls.sandbox = Sandbox(os.path.join(out, 'sandbox.log'),
+                              cls.state_dir)
         if not cls.sandbox.wait_ready(READY_TIMEOUT):
             cls.sandbox.stop()
             raise AssertionError('nova-usb-sandbox was not ready within '
@@ -118,6 +125,12 @@ class FullStackTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.sandbox.stop()
+        logs = os.path.join(cls.out, 'sandbox-logs')
+        os.makedirs(logs, exist_ok=True)
+        for name in os.listdir(cls.state_dir):
+            if name.endswith('.log'):
+                shutil.copy(os.path.join(cls.state_dir, name), logs)
+        shutil.rmtree(cls.state_dir, ignore_errors=True)
 
     def setUp(self):
         super().setUp()
@@ -170,8 +183,8 @@ class FullStackTestCase(unittest.TestCase):
             if shown['status'] == status:
                 return shown
             if shown['status'] == 'ERROR' or time.monotonic() > deadline:
-                self.fail('%s is %s, not %s' % (server, shown['status'],
-                                                status))
+                self.fail('%s is %s, not %s: %s' % (
+                    server, shown['status'], status, shown.get('fault')))
             time.sleep(2)
 
     def in_guest(self, server_id):
@@ -211,7 +224,8 @@ class FullStackTestCase(unittest.TestCase):
         # 3. Attach to a stopped server: effective when it starts.
         stopped = self.openstack(
             'server', 'create', '--flavor', 'tiny', '--image', 'empty',
-            '--nic', 'none', '--wait', 'stopped')
+            '--nic', 'none', 'stopped')
+        self.wait_status('stopped', 'ACTIVE')
         self.openstack('server', 'stop', 'stopped', table=True)
         self.wait_status('stopped', 'SHUTOFF')
         self.openstack('server', 'usb', 'add', 'stopped', stick_b['ID'])

@@ -112,6 +112,8 @@ class FullStackTestCase(unittest.TestCase):
         # On the guest's disk (SQLite on the 9p share would be slow); its
         # logs are copied into the share at the end.
         cls.state_dir = tempfile.mkdtemp(prefix='nova-usb-sandbox-')
+        # QEMU runs as libvirt-qemu and opens the disks under it.
+        os.chmod(cls.state_dir, 0o711)
         cls.sandbox = Sandbox(os.path.join(out, 'sandbox.log'),
                               cls.state_dir)
         if not cls.sandbox.wait_ready(READY_TIMEOUT):

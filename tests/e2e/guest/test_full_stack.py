@@ -30,75 +30,19 @@ import contextlib
 import io
 import json
 import os
-import re
 import shlex
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import unittest
 
 from nova_usb.virt import manager as usb_manager
 from tests.e2e.guest import nested
+from tests.sandbox import test_sandbox as sandbox_tests
 
 READY_TIMEOUT = 15 * 60
 STATUS_TIMEOUT = 10 * 60
-STOP_TIMEOUT = 120
 STICKS = '{"vendor_id": "46f4"}'  # QEMU's usb-storage: the sticks only
-
-
-class Sandbox(object):
-    """nova-usb-sandbox in a subprocess, its output kept in the share."""
-
-    def __init__(self, log_path, state_dir):
-        self.lines = []
-        self._ready = threading.Event()
-        self._log = open(log_path, 'w')
-        self.process = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable),
-                          'nova-usb-sandbox'),
-             '--libvirt', 'real', '--host', nested.HOST,
-             '--device-spec', STICKS, '--state-dir', state_dir],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env=dict(os.environ, PYTHONUNBUFFERED='1'))
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self._log.write(line)
-            self._log.flush()
-            self.lines.append(line.rstrip('\n'))
-            if line.startswith('nova-usb-sandbox ready:'):
-                self._ready.set()
-        self._ready.set()
-
-    def wait_ready(self, timeout):
-        self._ready.wait(timeout)
-        return any(line.startswith('nova-usb-sandbox ready:')
-                   for line in self.lines)
-
-    def environment(self):
-        env = {}
-        for line in self.lines:
-            match = re.match(r'^\s+export (OS_[A-Z_]+)=(\S+)$', line)
-            if match:
-                env[match.group(1)] = match.group(2)
-        return env
-
-    def stop(self):
-        """SIGINT, as Ctrl-C: the sandbox stops what it started."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(30)
-        return self.process.returncode
 
 
 class FullStackTestCase(unittest.TestCase):
@@ -114,10 +58,11 @@ class FullStackTestCase(unittest.TestCase):
         cls.state_dir = tempfile.mkdtemp(prefix='nova-usb-sandbox-')
         # QEMU runs as libvirt-qemu and opens the disks under it.
         os.chmod(cls.state_dir, 0o711)
-        cls.sandbox = Sandbox(os.path.join(out, 'sandbox.log'),
-                              cls.state_dir)
+        cls.sandbox = sandbox_tests.Sandbox(
+            '--libvirt', 'real', '--host', nested.HOST,
+            '--device-spec', STICKS, '--state-dir', cls.state_dir)
         if not cls.sandbox.wait_ready(READY_TIMEOUT):
-            cls.sandbox.stop()
+            cls.stop_sandbox()
             raise AssertionError('nova-usb-sandbox was not ready within '
                                  '%d s (see sandbox.log)' % READY_TIMEOUT)
         cls.ready_seconds = time.monotonic() - began
@@ -126,7 +71,14 @@ class FullStackTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.sandbox.stop()
+        cls.stop_sandbox()
+
+    @classmethod
+    def stop_sandbox(cls):
+        """SIGINT, as Ctrl-C; its output and logs go into the share."""
+        cls.sandbox.kill()
+        with open(os.path.join(cls.out, 'sandbox.log'), 'w') as log:
+            log.write(cls.sandbox.output + '\n')
         logs = os.path.join(cls.out, 'sandbox-logs')
         os.makedirs(logs, exist_ok=True)
         for name in os.listdir(cls.state_dir):

@@ -22,13 +22,16 @@ stick through both ways:
   claim checks, port model from the live XML, libvirt's attach, system
   metadata; the detach waits for libvirt's device-removed event as Nova
   does);
-* bare: ``virsh attach-device DOM FILE --live`` with the hostdev XML
-  nova-usb would write, then ``virsh detach-device DOM FILE --live`` and
-  waiting until the live XML no longer has it.
+* bare virsh: ``virsh attach-device DOM FILE --live`` with the hostdev
+  XML nova-usb would write, then ``virsh detach-device DOM FILE --live``
+  and waiting until the live XML no longer has it;
+* bare API: the same two calls through libvirt-python in this process
+  (``attachDeviceFlags``/``detachDeviceFlags`` with AFFECT_LIVE), which
+  leaves out virsh's own start and connection: the floor.
 
 Each round checks that the stick was in the guest's QEMU (``info usb``)
-after both attaches. Medians of attach, detach and their sum are printed
-with the ratios nova-usb / bare.
+after every attach. Medians of attach, detach and their sum are printed
+with the ratios nova-usb / bare virsh and nova-usb / bare API.
 
 Run it (root; builds and boots the nested host, as ``tox -e e2e``)::
 
@@ -45,7 +48,7 @@ import time
 from unittest import mock
 
 STICK_SERIAL = 'NOVAUSB-A'
-ROUNDS = 5
+ROUNDS = 7
 
 
 def parse_args(argv):
@@ -69,6 +72,7 @@ def _wait_gone(dom, alias, nested):
 
 def main(argv):
     args = parse_args(argv)
+    import libvirt
     from nova import context as nova_context
 
     from nova_usb.virt import manager as usb_manager
@@ -87,7 +91,8 @@ def main(argv):
     stick = next(d for d in manager.inventory.devices()
                  if d.serial == STICK_SERIAL)
     alias = usb_manager.device_alias(stick.id)
-    timings = {(way, step): [] for way in ('nova-usb', 'bare')
+    ways = ('nova-usb', 'bare virsh', 'bare API')
+    timings = {(way, step): [] for way in ways
                for step in ('attach', 'detach')}
 
     def in_guest():
@@ -111,24 +116,42 @@ def main(argv):
         xml.write(usb_manager.make_hostdev(stick).to_xml())
         xml.flush()
 
-        def bare():
+        def bare(way, attach, detach):
             began = time.perf_counter()
-            _virsh('attach-device', dom.name(), xml.name, '--live')
+            attach()
             attached = time.perf_counter()
             ok = in_guest()
             detach_began = time.perf_counter()
-            _virsh('detach-device', dom.name(), xml.name, '--live')
+            detach()
             _wait_gone(dom, alias, nested)
-            timings['bare', 'attach'].append(attached - began)
-            timings['bare', 'detach'].append(time.perf_counter() -
-                                             detach_began)
+            timings[way, 'attach'].append(attached - began)
+            timings[way, 'detach'].append(time.perf_counter() -
+                                          detach_began)
             return ok
+
+        hostdev_xml = usb_manager.make_hostdev(stick).to_xml()
+        live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+
+        def bare_virsh():
+            return bare(
+                'bare virsh',
+                lambda: _virsh('attach-device', dom.name(), xml.name,
+                               '--live'),
+                lambda: _virsh('detach-device', dom.name(), xml.name,
+                               '--live'))
+
+        def bare_api():
+            return bare(
+                'bare API',
+                lambda: dom.attachDeviceFlags(hostdev_xml, live),
+                lambda: dom.detachDeviceFlags(hostdev_xml, live))
 
         with mock.patch.object(usb_manager.UsbManager, '_fresh',
                                staticmethod(lambda c, i: instance)):
+            order = [through_nova_usb, bare_virsh, bare_api]
             for number in range(args.rounds):
-                order = ((through_nova_usb, bare) if number % 2 == 0
-                         else (bare, through_nova_usb))
+                # Each way goes first, second and last in turn.
+                order = order[1:] + order[:1]
                 for way in order:
                     if not way():
                         raise RuntimeError('%s: the stick was not in the '
@@ -143,14 +166,19 @@ def main(argv):
     def median(way, step):
         return statistics.median(timings[way, step])
 
-    for step in ('attach', 'detach'):
-        ours, base = median('nova-usb', step), median('bare', step)
-        lines.append('  %-7s nova-usb %7.3f s   bare virsh %7.3f s   '
-                     'ratio %.2f' % (step, ours, base, ours / base))
-    ours = median('nova-usb', 'attach') + median('nova-usb', 'detach')
-    base = median('bare', 'attach') + median('bare', 'detach')
-    lines.append('  %-7s nova-usb %7.3f s   bare virsh %7.3f s   '
-                 'ratio %.2f' % ('both', ours, base, ours / base))
+    def both(way):
+        return median(way, 'attach') + median(way, 'detach')
+
+    lines.append('  %-7s %9s %11s %9s   %14s %12s' % (
+        '', 'nova-usb', 'bare virsh', 'bare API', 'ratio to virsh',
+        'ratio to API'))
+    for step in ('attach', 'detach', 'both'):
+        got = {way: both(way) if step == 'both' else median(way, step)
+               for way in ways}
+        lines.append('  %-7s %7.3f s %9.3f s %7.3f s   %14.2f %12.2f' % (
+            step, got['nova-usb'], got['bare virsh'], got['bare API'],
+            got['nova-usb'] / got['bare virsh'],
+            got['nova-usb'] / got['bare API']))
     report = '\n'.join(lines) + '\n'
     print(report)
     out = os.environ.get('NOVA_USB_E2E_OUT')

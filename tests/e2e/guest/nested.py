@@ -151,8 +151,3 @@ def interface_drivers(device):
         if os.path.islink(link):
             drivers.add(os.path.basename(os.readlink(link)))
     return drivers
-
-
-def kernel_port(qemu_port, bus_of_controller):
-    """The kernel's port path of a device QEMU put at ``qemu_port``."""
-    return '%d-%s' % (bus_of_controller, qemu_port)

@@ -22,6 +22,7 @@ Requests ``{"op": "unplug"|"plug"|"move"|"topology", "device": ID,
 "port": PORT}``; answers ``{"ok": true, ...}`` or ``{"error": TEXT}``.
 """
 
+import ctypes
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ STICK_SIZE = 16 * 1024 * 1024
 MEMORY_MB = 4096
 CPUS = 2
 QMP_TIMEOUT = 120
+PR_SET_PDEATHSIG = 1
 
 
 class VMError(Exception):
@@ -60,6 +62,15 @@ def device_arguments(device):
         properties.append(('drive', 'drive-' + device['id']))
         properties.append(('serial', device.get('serial', '')))
     return properties
+
+
+def _die_with_parent():
+    """In QEMU's child before exec: have the kernel kill QEMU should this
+    process die without stopping it (SIGKILL, a crash).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_PDEATHSIG)')
 
 
 class QMP(object):
@@ -166,7 +177,6 @@ class NestedHost(object):
             % control,
             '-device', 'virtserialport,chardev=control,name=' + CONTROL_PORT,
             '-qmp', 'unix:%s,server=on,wait=off' % qmp,
-            '-pidfile', os.path.join(self.run_dir, 'qemu.pid'),
         ]
         for controller in self.topology['controllers']:
             properties = [(k, v) for k, v in sorted(controller.items())
@@ -187,7 +197,8 @@ class NestedHost(object):
         with open(os.path.join(self.run_dir, 'qemu.log'), 'wb') as log:
             self.process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -26,6 +26,8 @@ What it changes in Nova's driver, and nothing else:
 * start-up: checks [usb] device_spec (a bad rule stops the service), scans
   the host's USB devices, watches hotplug, rebuilds the claims of the
   servers on this host, and serves nova-usb's RPC API;
+* a device a server holds that comes back to the host (replugged, moved)
+  is given back to the running server;
 * every time Nova writes a domain (boot, reboot, start, rebuild, rescue,
   resize, unshelve, evacuate), the server's requested USB controllers and
   devices are put into it;

@@ -36,6 +36,7 @@ server's lock, so other servers on the host are not kept waiting.
 import threading
 
 from lxml import etree
+from nova import context as nova_context
 from nova import exception as nova_exception
 from nova import objects
 from oslo_concurrency import lockutils
@@ -107,7 +108,8 @@ class UsbManager(object):
         self.lock = threading.RLock()
         self.claims = usb_claims.UsbClaims()
         self.inventory = usb_inventory.HostUsbInventory(host)
-        self.watcher = usb_watcher.HotplugWatcher(self.inventory)
+        self.watcher = usb_watcher.HotplugWatcher(
+            self.inventory, on_change=self._on_device_change)
 
     # Life of the service
 
@@ -177,6 +179,94 @@ class UsbManager(object):
 
     def stop(self):
         self.watcher.stop()
+
+    # Hotplug
+
+    def _on_device_change(self, change):
+        """A device a server holds is plugged in again (replugged, moved to
+        another port, or back after the server booted without it): give it
+        back to the server in a thread of its own, so that the watcher
+        never waits for libvirt.
+        """
+        if change.action != usb_inventory.ADDED:
+            return
+        with self.lock:
+            holder = self.claims.holder(change.device.id)
+        if holder is None:
+            return
+        threading.Thread(
+            target=self.give_back, args=(holder, change.device.id),
+            name='nova-usb-give-back-%s' % change.device.id,
+            daemon=True).start()
+
+    def give_back(self, instance_uuid, device_id):
+        """Attach a held device that came back to its running server.
+
+        The guest lost the device when it left the host, and its QEMU
+        never takes it again by itself: the device has a new device number
+        (the host's own driver binds it meanwhile). A stale host device
+        still in the domain is detached first, then the device is attached
+        live and persistent at the guest port it had. Nothing else changes:
+        the server's requests and the claim already name the device.
+        Stopped servers get it when Nova next writes the domain; a failure
+        is logged and the device comes back at the next hard reboot.
+        """
+        context = nova_context.get_admin_context()
+        try:
+            with _server_lock(instance_uuid):
+                instance = self._fresh(
+                    context, objects.Instance(uuid=instance_uuid))
+                if (states.DEVICE_CHANGE.get(instance.vm_state) !=
+                        states.LIVE or instance.task_state is not None):
+                    return
+                request = self._load(instance).device(device_id)
+                with self.lock:
+                    device = self.inventory.get(device_id)
+                    if (request is None or device is None or
+                            self.claims.holder(device_id) != instance.uuid):
+                        return
+                self._give_back_live(instance, device, request)
+        except nova_exception.InstanceNotFound:
+            return
+        except Exception as e:
+            LOG.error('Could not give USB device %s back to server %s: %s; '
+                      'it comes back when Nova next writes the domain '
+                      '(hard reboot)', device_id, instance_uuid, e)
+
+    def _give_back_live(self, instance, device, request):
+        guest = self.driver._host.get_guest(instance)
+
+        def get_device_conf(from_persistent_config=False):
+            return find_hostdev(guest.get_xml_desc(
+                dump_inactive=from_persistent_config), device.id)
+
+        stale = get_device_conf()
+        address = None
+        if stale is not None:
+            if (stale.host_bus, stale.host_device) == (device.bus,
+                                                       device.devnum):
+                return
+            if stale.address is not None:
+                address = (stale.address.bus, stale.address.port)
+            self.driver._detach_with_retry(
+                guest, instance.uuid, get_device_conf,
+                'USB device %s' % device.id)
+        if address is None:
+            topology = ports.topology_from_xml(guest.get_xml_desc())
+            address = topology.next_free_port(request.controller_model)
+            if address is None:
+                raise exception.UsbNoFreePort(reason=self._full_reason(
+                    topology, request.controller_model))
+        try:
+            guest.attach_device(make_hostdev(device, address),
+                                persistent=True, live=True)
+        except Exception as e:
+            raise exception.UsbHostRefused(action='attach',
+                                           reason=_libvirt_message(e))
+        LOG.info('USB device %s is back on the host (%s:%s at %s, bus %d '
+                 'device %d): given back to the server', device.id,
+                 device.vendor_id, device.product_id, device.port_path,
+                 device.bus, device.devnum, instance=instance)
 
     # What Nova writes
 

@@ -10,7 +10,9 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import dataclasses
 import os
+import time
 
 from lxml import etree
 from nova.compute import task_states
@@ -21,6 +23,7 @@ import nova.conf
 from nova_usb import exception
 from nova_usb.virt import driver as usb_driver
 from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import ports
 from tests.functional import base
 
 CONF = nova.conf.CONF
@@ -309,43 +312,137 @@ class IdenticalTokensTestCase(UsbTestBase):
 
 
 class MissingDeviceTestCase(UsbTestBase):
+    """Devices leaving the host and coming back, by real uevents through
+    the real hotplug watcher (umockdev).
+    """
 
-    def test_device_missing_at_boot_then_back(self):
-        server = self._create_server(networks='none')
-        self.attach(server, self.key1)
-        server = self._stop_server(server)
+    def unplug(self, port_path):
         key = next(d for d in self.usb_host.devices
-                   if d.port_path == '1-1.1')
+                   if d.port_path == port_path)
         sys_path = self.usb_host.sys_path(key)
         self.testbed.uevent(sys_path, 'remove')
         self.testbed.remove_device(sys_path)
-        self.wait_for_inventory(lambda ids: self.key1 not in ids)
+        device_id = self.device_id(port_path)
+        self.wait_for(lambda: self.usb.inventory.get(device_id) is None,
+                      'the watcher sees %s go' % port_path)
+        return key
+
+    def plug(self, key, devnum=None):
+        """Plug ``key`` back; a replugged device gets a new devnum."""
+        if devnum is not None:
+            key = dataclasses.replace(key, devnum=devnum)
+        self.testbed.add_from_string(self.usb_host.recording([key]))
+        self.testbed.uevent(self.usb_host.sys_path(key), 'add')
+        device_id = self.device_id(key.port_path)
+        self.wait_for(lambda: self.usb.inventory.get(device_id) is not None,
+                      'the watcher sees %s back' % key.port_path)
+
+    @property
+    def usb(self):
+        return self.computes['compute1'].driver.usb
+
+    def wait_for(self, condition, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail('%s: not within %d s' % (what, timeout))
+            time.sleep(0.05)
+
+    def test_device_missing_at_boot_is_given_back_when_plugged(self):
+        server = self._create_server(networks='none')
+        server = self._stop_server(server)
+        # A controller of its own: the guest has free ports for it.
+        self.attach(server, self.key1, controller_model='qemu-xhci')
+        key = self.unplug('1-1.1')
 
         server = self._start_server(server)
         self.assertEqual({}, hostdevs(self.live_xml(server)))
         self.assertEqual({self.key1: 'missing'}, self.server_devices(server))
+        requests = self.requests(server)
 
-        self.testbed.add_from_string(self.usb_host.recording([key]))
-        self.testbed.uevent(sys_path, 'add')
-        self.wait_for_inventory(lambda ids: self.key1 in ids)
-        self._reboot_server(server, hard=True)
-        self.assertIn(usb_manager.device_alias(self.key1),
-                      hostdevs(self.live_xml(server)))
+        self.plug(key, devnum=30)
+        alias = usb_manager.device_alias(self.key1)
+        self.wait_for(lambda: alias in hostdevs(self.live_xml(server)),
+                      'the device is given back to the server')
+        # On the qemu-xhci controller (index 1) it asked for.
+        self.assertEqual(('0x1050', '0x0407', '1', '30', '1', '1'),
+                         hostdevs(self.live_xml(server))[alias])
+        self.assertEqual(('0x1050', '0x0407', '1', '30'),
+                         hostdevs(self.config_xml(server))[alias][:4])
         self.assertEqual({self.key1: 'attached'},
                          self.server_devices(server))
+        self.assertEqual(requests, self.requests(server))
+        self._reboot_server(server, hard=True)
+        self.assertEqual(('0x1050', '0x0407', '1', '30'),
+                         hostdevs(self.live_xml(server))[alias][:4])
 
-    def wait_for_inventory(self, condition):
-        inventory = self.computes['compute1'].driver.usb.inventory
-        for _ in range(100):
-            if condition({d.id for d in inventory.devices()}):
-                return
-            self.wait(0.05)
-        self.fail('the hotplug watcher did not see the change')
+    def test_replugged_device_is_given_back_at_its_port(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        alias = usb_manager.device_alias(self.key1)
+        port = hostdevs(self.live_xml(server))[alias][4:]
+        before = self.snapshot(server)
+        key = self.unplug('1-1.1')
+        # The guest keeps the stale device until it comes back.
+        self.assertEqual(before, self.snapshot(server))
+        self.assertEqual({self.key1: 'missing'}, self.server_devices(server))
 
-    @staticmethod
-    def wait(seconds):
-        import time
-        time.sleep(seconds)
+        self.plug(key, devnum=31)
+        self.wait_for(
+            lambda: hostdevs(self.live_xml(server)).get(alias, ())[3:4] ==
+            ('31',),
+            'the device is given back with its new device number')
+        self.assertEqual(('0x1050', '0x0407', '1', '31') + port,
+                         hostdevs(self.live_xml(server))[alias])
+        self.assertEqual([('0x1050', '0x0407', '1', '31')],
+                         [v[:4] for v in
+                          hostdevs(self.config_xml(server)).values()])
+        xml, requests, claims = before
+        self.assertEqual((requests, claims), self.snapshot(server)[1:])
+        self.assertIn('is back on the host', self.stdlog.logger.output)
+
+    def test_stopped_server_gets_a_replugged_device_at_start(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        server = self._stop_server(server)
+        before = self.snapshot(server)
+        self.plug(self.unplug('1-1.1'), devnum=32)
+        # What the watcher's thread does, done here to wait for it: a
+        # stopped server's domain is left alone.
+        self.usb.give_back(server['id'], self.key1)
+        self.assertEqual(before, self.snapshot(server))
+
+        server = self._start_server(server)
+        self.assertEqual([('0x1050', '0x0407', '1', '32')],
+                         [v[:4] for v in
+                          hostdevs(self.live_xml(server)).values()])
+
+    def test_device_back_with_no_free_port_changes_nothing(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        server = self._stop_server(server)
+        key = self.unplug('1-1.1')
+        server = self._start_server(server)
+        # Booted without the device: Nova's tablet and keyboard take both
+        # ports of libvirt's default controller, and libvirt adds no hub
+        # for a device plugged in later.
+        self.assertIsNone(ports.topology_from_xml(
+            self.live_xml(server)).next_free_port())
+        before = self.snapshot(server)
+
+        self.plug(key, devnum=33)
+        self.wait_for(lambda: 'Could not give USB device %s back' % self.key1
+                      in self.stdlog.logger.output,
+                      'the refusal is logged')
+        self.assertIn('every USB port of the server is taken',
+                      self.stdlog.logger.output)
+        self.assertEqual(before, self.snapshot(server))
+        # Nova writing the domain again brings it (libvirt adds a hub).
+        self._reboot_server(server, hard=True)
+        self.assertEqual(
+            ('0x1050', '0x0407', '1', '33'),
+            hostdevs(self.live_xml(server))[
+                usb_manager.device_alias(self.key1)][:4])
 
     def test_device_plugged_after_start_up_can_be_attached(self):
         late = base.usbgen.Device('1-7', base.YUBICO, '0407', devnum=20,
@@ -354,7 +451,8 @@ class MissingDeviceTestCase(UsbTestBase):
         self.testbed.add_from_string(self.usb_host.recording([late]))
         self.testbed.uevent(self.usb_host.sys_path(late), 'add')
         late_id = self.device_id('1-7')
-        self.wait_for_inventory(lambda ids: late_id in ids)
+        self.wait_for(lambda: self.usb.inventory.get(late_id) is not None,
+                      'the watcher sees the device')
         server = self._create_server(networks='none')
         self.attach(server, late_id)
         self.assertEqual(('0x1050', '0x0407', '1', '20'), hostdevs(

@@ -352,25 +352,36 @@ class DriverTestCase(unittest.TestCase):
         back = wait_for(lambda: self.manager.inventory.get(stick.id),
                         'the watcher sees the stick back')
         self.assertEqual(stick.port_path, back.port_path)  # same id
+        self.assertNotEqual(stick.devnum, back.devnum)
+        # nova-usb gives it back to the guest: the stale host device is
+        # detached, the stick attached again with its new device number.
+        wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) ==
+                 [(alias, back.bus, back.devnum)],
+                 'the stick given back to the guest')
+        self.assertEqual(
+            [(alias, back.bus, back.devnum)],
+            nested.hostdevs(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        self.assertHeldByQemu(back)
+        self.assertEqual([alias], [d['id'] for d in
+                                   self.sticks_in_guest(dom)])
+        self.save_output('info-usb-after-replug.txt',
+                         nested.info_usb(dom)[1])
         listed = self.manager.list_server_devices(self.context, instance)
         self.assertEqual([(stick.id, usb_manager.ATTACHED)],
                          [(d['id'], d['status']) for d in listed])
-        self.save_output('info-usb-after-replug.txt',
-                         nested.info_usb(dom)[1])
-        # The guest's QEMU does not take the device back by itself: the
-        # host's usb-storage driver has it again. Detach and attach again
-        # gives it to the guest.
-        wait_for(lambda: nested.interface_drivers(back) == {'usb-storage'},
-                 'usb-storage drives the replugged stick')
+        self.assertEqual([stick.id], self.requested(instance))
+        self.assertEqual({stick.id: instance.uuid},
+                         self.manager.claims.snapshot())
         self.manager.detach_device(self.context, instance, stick.id)
         self.assertEqual([], self.sticks_in_guest(dom))
-        self.manager.attach_device(self.context, instance, stick.id)
-        self.assertEqual([alias], [d['id'] for d in
-                                   self.sticks_in_guest(dom)])
-        self.assertHeldByQemu(back)
+        wait_for(lambda: nested.interface_drivers(back) == {'usb-storage'},
+                 'usb-storage drives the stick again')
 
-    def test_moved_device_keeps_its_id(self):
+    def test_moved_device_keeps_its_id_and_its_server(self):
+        instance, dom = self.running_server('moved')
         stick = self.device('stick-a')
+        self.manager.attach_device(self.context, instance, stick.id)
+        alias = usb_manager.device_alias(stick.id)
         port = self.topology['free_ports']['xhci'][0]
         host_control.move('stick-a', port)
         self.addCleanup(host_control.move, 'stick-a', '1.2')
@@ -385,3 +396,11 @@ class DriverTestCase(unittest.TestCase):
                         moved.port_path)
         self.assertEqual(1, sum(1 for d in self.manager.inventory.devices()
                                 if d.serial == 'NOVAUSB-A'))
+        # Same id, so still the server's: given back at its new place.
+        wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) ==
+                 [(alias, moved.bus, moved.devnum)],
+                 'the moved stick given back to the guest')
+        self.assertHeldByQemu(moved)
+        self.assertEqual([alias], [d['id'] for d in
+                                   self.sticks_in_guest(dom)])
+        self.manager.detach_device(self.context, instance, stick.id)

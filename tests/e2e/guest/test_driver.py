@@ -24,7 +24,6 @@ database path on this same host.
 """
 
 import os
-import time
 import unittest
 from unittest import mock
 
@@ -52,14 +51,7 @@ def setUpModule():
 
 
 def wait_for(predicate, what, timeout=EVENT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %d s' % (what, timeout))
-        time.sleep(0.2)
+    return nested.wait_for(predicate, what, timeout)
 
 
 class DriverTestCase(unittest.TestCase):

@@ -34,9 +34,11 @@ import shlex
 import shutil
 import tempfile
 import time
+import types
 import unittest
 
 from nova_usb.virt import manager as usb_manager
+from tests.e2e.guest import host_control
 from tests.e2e.guest import nested
 from tests.sandbox import test_sandbox as sandbox_tests
 
@@ -150,6 +152,15 @@ class FullStackTestCase(unittest.TestCase):
         return sorted(d['id'] for d in devices
                       if (d['id'] or '').startswith(usb_manager.ALIAS_PREFIX))
 
+    def wait_server_device(self, server, device_id, status):
+        """Until ``openstack server usb list`` shows the device so."""
+        def listed_so():
+            listed = self.openstack('server', 'usb', 'list', server)
+            return any(d['ID'] == device_id and d['Status'] == status
+                       for d in listed)
+        nested.wait_for(listed_so, '%s %s' % (device_id, status),
+                        timeout=120)
+
     def test_three_use_cases(self):
         # 1. This host's USB devices.
         self.openstack('usb', 'device', 'list', '--host', nested.HOST,
@@ -200,6 +211,24 @@ class FullStackTestCase(unittest.TestCase):
         holders = {d['ID']: d.get('Server ID') for d in listed}
         self.assertEqual(running['id'], holders[stick_a['ID']])
         self.assertEqual(stopped['id'], holders[stick_b['ID']])
+
+        # Pulled out of the host while attached, then plugged back: listed
+        # missing meanwhile, and given back to the guest by nova-usb.
+        self.note('# NOVAUSB-A pulled out of the host (QMP device_del)')
+        host_control.unplug('stick-a')
+        self.wait_server_device('running', stick_a['ID'], 'missing')
+        self.note('# NOVAUSB-A plugged back (QMP device_add)')
+        host_control.plug('stick-a')
+        self.wait_server_device('running', stick_a['ID'], 'attached')
+        back = self.openstack('usb', 'device', 'show', stick_a['ID'])
+        dom = self.conn.lookupByUUIDString(running['id'])
+        nested.wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) == [
+            (alias_a, back['bus'], back['devnum'])],
+            'NOVAUSB-A given back to the guest', timeout=120)
+        sysfs = types.SimpleNamespace(sys_path=back['port_path'])
+        nested.wait_for(lambda: nested.interface_drivers(sysfs) <= {'usbfs'},
+                        'the guest\'s QEMU holds NOVAUSB-A', timeout=60)
+        self.assertEqual([alias_a], self.in_guest(running['id']))
 
         # Detach both.
         self.openstack('server', 'usb', 'remove', 'running', stick_a['ID'],

@@ -347,12 +347,13 @@ class DriverTestCase(unittest.TestCase):
         self.assertNotEqual(stick.devnum, back.devnum)
         # nova-usb gives it back to the guest: the stale host device is
         # detached, the stick attached again with its new device number.
-        wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) ==
-                 [(alias, back.bus, back.devnum)],
-                 'the stick given back to the guest')
-        self.assertEqual(
-            [(alias, back.bus, back.devnum)],
-            nested.hostdevs(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        # libvirt changes the live definition first, the persistent one
+        # once it has asked QEMU for its device list again.
+        given_back = [(alias, back.bus, back.devnum)]
+        wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) == given_back and
+                 nested.hostdevs(dom.XMLDesc(
+                     libvirt.VIR_DOMAIN_XML_INACTIVE)) == given_back,
+                 'the stick given back to the guest, live and persistent')
         self.assertHeldByQemu(back)
         self.assertEqual([alias], [d['id'] for d in
                                    self.sticks_in_guest(dom)])

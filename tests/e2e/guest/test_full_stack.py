@@ -20,7 +20,9 @@ openstackclient's ``openstack`` with nova-usb's plugin, run in this
 process through the shell's own ``main`` (what the ``openstack`` script
 calls), because each new Python process costs tens of seconds under TCG;
 they reach the sandbox over HTTP like any client. The guests are real
-QEMU guests, whose monitor (``info usb``) shows what they hold.
+QEMU guests, whose monitor (``info usb``) shows what they hold. After the
+use cases, a held stick is pulled out of the host and plugged back: the
+real nova-compute gives it back to its server.
 
 The stand-ins are the sandbox's: keystone (tokens only), glance (one
 in-memory image), neutron (servers have no network).

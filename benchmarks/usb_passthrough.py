@@ -47,6 +47,8 @@ import tempfile
 import time
 from unittest import mock
 
+from tests.fixtures import polling
+
 STICK_SERIAL = 'NOVAUSB-A'
 ROUNDS = 7
 
@@ -63,11 +65,10 @@ def _virsh(*args):
 
 
 def _wait_gone(dom, alias, nested):
-    deadline = time.monotonic() + 60
-    while any(a == alias for a, _, _ in nested.hostdevs(dom.XMLDesc(0))):
-        if time.monotonic() > deadline:
-            raise RuntimeError('the stick stayed in the guest')
-        time.sleep(0.05)
+    polling.wait_for(
+        lambda: all(a != alias for a, _, _ in nested.hostdevs(
+            dom.XMLDesc(0))), 'the stick leaving the guest', 60,
+        interval=0.05)
 
 
 def main(argv):

@@ -12,7 +12,6 @@
 
 import dataclasses
 import os
-import time
 
 from lxml import etree
 from nova.compute import task_states
@@ -24,6 +23,7 @@ from nova_usb import exception
 from nova_usb.virt import driver as usb_driver
 from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import ports
+from tests.fixtures import polling
 from tests.functional import base
 
 CONF = nova.conf.CONF
@@ -341,12 +341,9 @@ class MissingDeviceTestCase(UsbTestBase):
     def usb(self):
         return self.computes['compute1'].driver.usb
 
-    def wait_for(self, condition, what, timeout=10):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail('%s: not within %d s' % (what, timeout))
-            time.sleep(0.05)
+    @staticmethod
+    def wait_for(condition, what, timeout=10):
+        polling.wait_for(condition, what, timeout, interval=0.05)
 
     def test_device_missing_at_boot_is_given_back_when_plugged(self):
         server = self._create_server(networks='none')

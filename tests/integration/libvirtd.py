@@ -29,7 +29,6 @@ import atexit
 import shutil
 import sys
 import tempfile
-import time
 import uuid
 
 import libvirt
@@ -37,6 +36,7 @@ from lxml import etree
 from oslotest import base
 
 from nova_usb.sandbox import libvirtd as daemons
+from tests.fixtures import polling
 
 URI = daemons.URI
 # Every domain of this process is named with this prefix, so leftovers can
@@ -218,13 +218,7 @@ class TestCase(base.BaseTestCase):
     def inactive_xml(dom):
         return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 
-    def wait_for(self, predicate, timeout=10, what='condition'):
+    @staticmethod
+    def wait_for(predicate, timeout=10, what='condition'):
         """Poll, bounded: live detach completes asynchronously."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                self.fail('%s not reached within %s s' % (what, timeout))
-            time.sleep(0.05)
+        return polling.wait_for(predicate, what, timeout, interval=0.05)

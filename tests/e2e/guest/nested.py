@@ -20,7 +20,6 @@ and the HMP ``info usb`` of the guest's QEMU shows what it holds.
 import os
 import re
 import subprocess
-import time
 import uuid
 
 import libvirt
@@ -152,15 +151,3 @@ def interface_drivers(device):
         if os.path.islink(link):
             drivers.add(os.path.basename(os.readlink(link)))
     return drivers
-
-
-def wait_for(predicate, what, timeout):
-    """The first true value of ``predicate()``, polled for ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %d s' % (what, timeout))
-        time.sleep(0.2)

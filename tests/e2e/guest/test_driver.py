@@ -37,6 +37,7 @@ from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import usb_device
 from tests.e2e.guest import host_control
 from tests.e2e.guest import nested
+from tests.fixtures import polling
 
 STORAGE = ('46f4', '0001')  # QEMU's usb-storage
 HID = ('0627', '0001')  # QEMU's keyboard and tablet
@@ -51,7 +52,7 @@ def setUpModule():
 
 
 def wait_for(predicate, what, timeout=EVENT_TIMEOUT):
-    return nested.wait_for(predicate, what, timeout)
+    return polling.wait_for(predicate, what, timeout)
 
 
 class DriverTestCase(unittest.TestCase):

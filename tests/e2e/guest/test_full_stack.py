@@ -42,6 +42,7 @@ import unittest
 from nova_usb.virt import manager as usb_manager
 from tests.e2e.guest import host_control
 from tests.e2e.guest import nested
+from tests.fixtures import polling
 from tests.sandbox import test_sandbox as sandbox_tests
 
 READY_TIMEOUT = 15 * 60
@@ -160,8 +161,8 @@ class FullStackTestCase(unittest.TestCase):
             listed = self.openstack('server', 'usb', 'list', server)
             return any(d['ID'] == device_id and d['Status'] == status
                        for d in listed)
-        nested.wait_for(listed_so, '%s %s' % (device_id, status),
-                        timeout=120)
+        polling.wait_for(listed_so, '%s %s' % (device_id, status),
+                         timeout=120)
 
     def test_three_use_cases(self):
         # 1. This host's USB devices.
@@ -224,12 +225,13 @@ class FullStackTestCase(unittest.TestCase):
         self.wait_server_device('running', stick_a['ID'], 'attached')
         back = self.openstack('usb', 'device', 'show', stick_a['ID'])
         dom = self.conn.lookupByUUIDString(running['id'])
-        nested.wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) == [
+        polling.wait_for(lambda: nested.hostdevs(dom.XMLDesc(0)) == [
             (alias_a, back['bus'], back['devnum'])],
             'NOVAUSB-A given back to the guest', timeout=120)
         sysfs = types.SimpleNamespace(sys_path=back['port_path'])
-        nested.wait_for(lambda: nested.interface_drivers(sysfs) <= {'usbfs'},
-                        'the guest\'s QEMU holds NOVAUSB-A', timeout=60)
+        polling.wait_for(
+            lambda: nested.interface_drivers(sysfs) <= {'usbfs'},
+            'the guest\'s QEMU holds NOVAUSB-A', timeout=60)
         self.assertEqual([alias_a], self.in_guest(running['id']))
 
         # Detach both.

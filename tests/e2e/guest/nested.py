@@ -67,8 +67,26 @@ def usb_driver():
     conf.set_override('virt_type', 'qemu', group='libvirt')
     conf.set_override('device_spec', ['{}'], group='usb')
     usb_driver = driver.LibvirtUsbDriver(None)
+    # No Nova service record here for the driver to enable or disable when
+    # its libvirt connection comes up or goes down.
+    usb_driver._host._conn_event_handler = None
     usb_driver._host.initialize()
     return usb_driver
+
+
+def release_usb_driver(usb_driver):
+    """Stop the domain events of a driver from usb_driver().
+
+    Later suites in the same process run a Nova of their own on this
+    libvirtd: the released driver would log each of its guests' events as
+    one it was not waiting for. libvirt keeps a connection open while
+    callbacks are registered on it, so they are deregistered one by one.
+    """
+    conn = usb_driver._host._wrapped_conn
+    if conn is None:
+        return
+    for callback_id in list(getattr(conn, 'domainEventCallbackID', ())):
+        conn.domainEventDeregisterAny(callback_id)
 
 
 def stand_in_instance(vm_state, instances):

@@ -51,6 +51,10 @@ def setUpModule():
     _driver = nested.usb_driver()
 
 
+def tearDownModule():
+    nested.release_usb_driver(_driver)
+
+
 def wait_for(predicate, what, timeout=EVENT_TIMEOUT):
     return polling.wait_for(predicate, what, timeout)
 

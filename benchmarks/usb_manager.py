@@ -48,6 +48,7 @@ from nova import objects  # noqa: E402
 
 from nova_usb import conf as nova_usb_conf  # noqa: E402
 from nova_usb import exception  # noqa: E402
+from nova_usb.virt import guest as usb_guest  # noqa: E402
 from nova_usb.virt import manager as usb_manager  # noqa: E402
 from tests.integration import libvirtd  # noqa: E402
 from tests.integration import test_manager_libvirt as helpers  # noqa: E402
@@ -93,7 +94,7 @@ def live_attach(repetitions, warmup):
             [helpers.made_up_device('1-3', 9, 'YK-BENCH')])
         device = manager.inventory.devices()[0]
         server = instance('active')
-        hostdev_xml = usb_manager.make_hostdev(device, (0, '1')).to_xml()
+        hostdev_xml = usb_guest.make_hostdev(device, (0, '1')).to_xml()
         context = nova_context.get_admin_context()
 
         def through_manager():
@@ -119,8 +120,8 @@ def live_attach(repetitions, warmup):
                                   libvirt.VIR_DOMAIN_AFFECT_LIVE)
         except libvirt.libvirtError as e:
             print('libvirt refuses the attach here with: %s' % e)
-        with mock.patch.object(usb_manager.UsbManager, '_fresh',
-                               staticmethod(lambda c, i: server)):
+        with mock.patch('nova_usb.db.server_requests.read',
+                        lambda c, i: server):
             return interleaved(through_manager, bare_libvirt, repetitions,
                                warmup)
     finally:
@@ -139,8 +140,8 @@ def claim_check(servers, repetitions):
     server = instance('stopped')
     context = nova_context.get_admin_context()
     timings = []
-    with mock.patch.object(usb_manager.UsbManager, '_fresh',
-                           staticmethod(lambda c, i: server)), \
+    with mock.patch('nova_usb.db.server_requests.read',
+                    lambda c, i: server), \
             mock.patch.object(usb_manager.UsbManager, '_save'), \
             mock.patch.object(usb_manager.UsbManager, '_topology'):
         for _ in range(repetitions):

@@ -76,6 +76,7 @@ def main(argv):
     import libvirt
     from nova import context as nova_context
 
+    from nova_usb.virt import guest as usb_guest
     from nova_usb.virt import manager as usb_manager
     from tests.e2e.guest import nested
 
@@ -91,7 +92,7 @@ def main(argv):
     context = nova_context.get_admin_context()
     stick = next(d for d in manager.inventory.devices()
                  if d.serial == STICK_SERIAL)
-    alias = usb_manager.device_alias(stick.id)
+    alias = usb_guest.device_alias(stick.id)
     ways = ('nova-usb', 'bare virsh', 'bare API')
     timings = {(way, step): [] for way in ways
                for step in ('attach', 'detach')}
@@ -114,7 +115,7 @@ def main(argv):
     with tempfile.NamedTemporaryFile('w', suffix='.xml') as xml:
         # The stick's bus/device numbers stay as long as it is not
         # replugged: one hostdev XML for every round.
-        xml.write(usb_manager.make_hostdev(stick).to_xml())
+        xml.write(usb_guest.make_hostdev(stick).to_xml())
         xml.flush()
 
         def bare(way, attach, detach):
@@ -130,7 +131,7 @@ def main(argv):
                                           detach_began)
             return ok
 
-        hostdev_xml = usb_manager.make_hostdev(stick).to_xml()
+        hostdev_xml = usb_guest.make_hostdev(stick).to_xml()
         live = libvirt.VIR_DOMAIN_AFFECT_LIVE
 
         def bare_virsh():
@@ -147,8 +148,8 @@ def main(argv):
                 lambda: dom.attachDeviceFlags(hostdev_xml, live),
                 lambda: dom.detachDeviceFlags(hostdev_xml, live))
 
-        with mock.patch.object(usb_manager.UsbManager, '_fresh',
-                               staticmethod(lambda c, i: instance)):
+        with mock.patch('nova_usb.db.server_requests.read',
+                        lambda c, i: instance):
             order = [through_nova_usb, bare_virsh, bare_api]
             for number in range(args.rounds):
                 # Each way goes first, second and last in turn.

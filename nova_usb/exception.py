@@ -139,9 +139,37 @@ class UsbComputeHostDown(NovaUsbException):
 
 class UsbComputeHostNoAnswer(NovaUsbException):
     msg_fmt = ("The compute service of %(host)s did not answer (%(reason)s). "
-               "Try again later. A change is never left half done: if it "
-               "was made, the server's USB devices or controllers show it.")
+               "Try again later.")
     code = 503
+
+
+class UsbChangeNotMade(NovaUsbException):
+    msg_fmt = ("The compute service of %(host)s did not complete the change "
+               "in time (%(reason)s). It was not made, and the compute host "
+               "will not make it later. Try again later.")
+    code = 503
+
+
+class UsbChangeInterrupted(NovaUsbException):
+    msg_fmt = ("Another operation started on the server (task_state "
+               "%(task_state)s) while its USB devices or controllers were "
+               "being changed: the USB change was undone. Try again when "
+               "that operation has finished.")
+    code = 409
+
+
+class UsbServerBusy(NovaUsbException):
+    msg_fmt = ("Another operation on the server is still running on its "
+               "compute host (waited %(seconds)d s for it): nothing was "
+               "changed. Try again when it has finished.")
+    code = 409
+
+
+class UsbChangeTooLate(NovaUsbException):
+    msg_fmt = ("The request reached the compute host after nova-api had "
+               "stopped waiting for it (%(late)d s late): nothing was "
+               "changed.")
+    code = 409
 
 
 class UsbDeviceHeldElsewhere(NovaUsbException):
@@ -149,3 +177,21 @@ class UsbDeviceHeldElsewhere(NovaUsbException):
     msg_fmt = ("USB device %(device_id)s is held by another server: it can "
                "be attached once that server releases it.")
     code = 409
+
+
+class UsbDeviceNotOnServerHost(NovaUsbException):
+    """A device id the server's host does not have, for callers who may
+    not learn other hosts' devices: no other host is asked.
+    """
+    msg_fmt = ("USB device %(device_id)s is not on the server's host: only "
+               "the USB devices of the server's own host can be attached to "
+               "it (GET /servers/{server_id}/os-usb-devices?available=true "
+               "lists them).")
+    code = 404
+
+
+class UsbDeviceIdMalformed(NovaUsbException):
+    """A path that names a device with something no device id looks like."""
+    msg_fmt = ("No USB device has the id %(device_id)s: USB device ids are "
+               "lowercase UUIDs, exactly as the USB device lists show them.")
+    code = 404

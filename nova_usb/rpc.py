@@ -16,21 +16,42 @@ nova-compute serves it on a topic of its own (TOPIC, one server per compute
 host), on the cell's message queue, with Nova's object serializer. Errors
 raised on the compute host travel back as what they are: nova-usb's
 exceptions are rebuilt from oslo.messaging's RemoteError here, whatever
-exception modules the API's transport allows.
+exception modules the API's transport allows, and the endpoint declares
+them expected, so nova-compute logs a refusal as what it is, not as an
+error with a traceback.
+
+A change (attach, detach, controller add or remove) carries a deadline:
+nova-api waits up to [usb] change_timeout, and the compute host neither
+starts nor saves a change after the deadline, which leaves nova-api, when
+no answer came in time, the time to read what was saved. So nova-api never
+reports a failure for a change that is then made, nor a success for one
+that is not.
 """
 
 import functools
+import time
 
+from nova import exception as nova_exception
 from nova import objects  # noqa: F401  (registers the objects we send)
 from nova.objects import base as objects_base
 from nova import rpc
 import oslo_messaging as messaging
 
+from nova_usb import conf as nova_usb_conf
+from nova_usb.db import server_requests
 from nova_usb import exception
 
+CONF = nova_usb_conf.CONF
 TOPIC = 'nova-usb'
 NAMESPACE = 'nova_usb'
-VERSION = '1.0'
+VERSION = '1.1'
+# Between the deadline a compute host is given and the end of nova-api's
+# wait: a save the compute host starts just before the deadline goes
+# through conductor, a call bounded by [DEFAULT] rpc_response_timeout.
+SAVE_MARGIN = 5
+
+EXPECTED_ERRORS = (exception.NovaUsbException,
+                   nova_exception.InstanceNotFound)
 
 
 def _reraise_usb_errors(method):
@@ -47,6 +68,11 @@ def _reraise_usb_errors(method):
     return wrapper
 
 
+def change_deadline_margin():
+    """Seconds between a change's deadline and the end of nova-api's wait."""
+    return CONF.rpc_response_timeout + SAVE_MARGIN
+
+
 class UsbComputeAPI(object):
     """Client side, used by nova-api.
 
@@ -54,6 +80,8 @@ class UsbComputeAPI(object):
 
     * 1.0 - list_host_devices, list_server_devices, attach_device,
       detach_device, list_controllers, add_controller, remove_controller
+    * 1.1 - attach_device, detach_device, add_controller and
+      remove_controller take ``deadline``
     """
 
     def __init__(self):
@@ -84,33 +112,83 @@ class UsbComputeAPI(object):
             context, 'list_server_devices', instance=instance)
 
     @_reraise_usb_errors
-    def attach_device(self, context, instance, device_id,
-                      controller_model=None):
-        return self._client(context, instance.host).call(
-            context, 'attach_device', instance=instance,
-            device_id=device_id, controller_model=controller_model)
-
-    @_reraise_usb_errors
-    def detach_device(self, context, instance, device_id):
-        return self._client(context, instance.host).call(
-            context, 'detach_device', instance=instance,
-            device_id=device_id)
-
-    @_reraise_usb_errors
     def list_controllers(self, context, instance):
         return self._client(context, instance.host).call(
             context, 'list_controllers', instance=instance)
 
-    @_reraise_usb_errors
+    def attach_device(self, context, instance, device_id,
+                      controller_model=None):
+        def made(before, after):
+            request = after.device(device_id)
+            if request is None or before.device(device_id):
+                return None
+            return {'id': request.id, 'host': instance.host,
+                    'vendor_id': request.vendor_id,
+                    'product_id': request.product_id}
+
+        return self._change(context, instance, made, 'attach_device',
+                            device_id=device_id,
+                            controller_model=controller_model)
+
+    def detach_device(self, context, instance, device_id):
+        def made(before, after):
+            if before.device(device_id) and not after.device(device_id):
+                return True
+            return None
+
+        return self._change(context, instance, made, 'detach_device',
+                            device_id=device_id)
+
     def add_controller(self, context, instance, model, ports=None):
-        return self._client(context, instance.host).call(
-            context, 'add_controller', instance=instance, model=model,
-            ports=ports)
+        def made(before, after):
+            for request in after.controllers:
+                if (before.controller(request.index) is None and
+                        request.model == model and request.ports == ports):
+                    return {'index': request.index, 'model': model,
+                            'ports': ports, 'used_ports': 0,
+                            'removable': True}
+            return None
+
+        return self._change(context, instance, made, 'add_controller',
+                            model=model, ports=ports)
+
+    def remove_controller(self, context, instance, index):
+        def made(before, after):
+            if (before.controller(index) is not None and
+                    after.controller(index) is None):
+                return True
+            return None
+
+        return self._change(context, instance, made, 'remove_controller',
+                            index=index)
 
     @_reraise_usb_errors
-    def remove_controller(self, context, instance, index):
-        return self._client(context, instance.host).call(
-            context, 'remove_controller', instance=instance, index=index)
+    def _change(self, context, instance, made, method, **kwargs):
+        """Call ``method`` on the server's host, with a deadline.
+
+        When no answer comes in time, the stored requests tell whether the
+        change was made: ``made(before, after)`` returns what the call
+        would have, or None when it was not made; then the timeout is
+        raised.
+        """
+        before = server_requests.load(
+            server_requests.read(context, instance.uuid))
+        timeout = CONF.usb.change_timeout
+        deadline = time.time() + timeout - change_deadline_margin()
+        try:
+            result = self._client(context, instance.host, timeout).call(
+                context, method, instance=instance, deadline=deadline,
+                **kwargs)
+        except messaging.MessagingTimeout:
+            after = server_requests.load(
+                server_requests.read(context, instance.uuid))
+            result = made(before, after)
+            if result is None:
+                raise exception.UsbChangeNotMade(
+                    host=instance.host, reason='no reply in time')
+        if result is True:
+            return None
+        return result
 
 
 class UsbComputeEndpoint(object):
@@ -123,28 +201,39 @@ class UsbComputeEndpoint(object):
     def __init__(self, manager):
         self.manager = manager
 
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_host_devices(self, context):
         return self.manager.list_host_devices(context)
 
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_server_devices(self, context, instance):
         return self.manager.list_server_devices(context, instance)
 
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def attach_device(self, context, instance, device_id,
-                      controller_model=None):
+                      controller_model=None, deadline=None):
         return self.manager.attach_device(context, instance, device_id,
-                                          controller_model)
+                                          controller_model, deadline)
 
-    def detach_device(self, context, instance, device_id):
-        return self.manager.detach_device(context, instance, device_id)
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
+    def detach_device(self, context, instance, device_id, deadline=None):
+        return self.manager.detach_device(context, instance, device_id,
+                                          deadline)
 
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_controllers(self, context, instance):
         return self.manager.list_controllers(context, instance)
 
-    def add_controller(self, context, instance, model, ports=None):
-        return self.manager.add_controller(context, instance, model, ports)
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
+    def add_controller(self, context, instance, model, ports=None,
+                       deadline=None):
+        return self.manager.add_controller(context, instance, model, ports,
+                                           deadline)
 
-    def remove_controller(self, context, instance, index):
-        return self.manager.remove_controller(context, instance, index)
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
+    def remove_controller(self, context, instance, index, deadline=None):
+        return self.manager.remove_controller(context, instance, index,
+                                              deadline)
 
 
 def get_server(host, manager):

@@ -83,6 +83,35 @@ device of another host (409) from an unknown one (404) on attach. Every
 compute host whose service is up is asked at once; a host that does not
 answer in time is skipped.
 """),
+    cfg.IntOpt(
+        'change_timeout',
+        default=360,
+        min=60,
+        help="""
+Seconds nova-api waits for a compute host to attach or detach a USB device,
+or to add or remove a USB controller. Set the same value on nova-api and
+nova-compute hosts.
+
+nova-api tells the compute host when it stops waiting; the compute host
+does not start a change after that moment and does not save one that would
+end after it (it undoes it instead), so nova-api never reports a failure
+for a change that is made after all. It must therefore cover a whole
+change on the compute host: [usb] lock_timeout, plus a live detach's wait
+for the guest ([libvirt] device_detach_timeout × device_detach_attempts),
+plus a margin; nova-compute logs an error at start-up when it does not.
+Clocks of nova-api and nova-compute hosts must be synchronised (NTP), as
+OpenStack needs anyway.
+"""),
+    cfg.IntOpt(
+        'lock_timeout',
+        default=60,
+        min=1,
+        help="""
+Seconds a USB change on the compute host waits for Nova's own lock of the
+server (held while Nova builds, stops, reboots, shelves or deletes it, and
+during volume attach and detach) and for the host's USB lock. When the wait
+runs out the change is refused (409) and nothing is changed.
+"""),
 ]
 
 

@@ -42,6 +42,7 @@ from nova.tests.fixtures import libvirt as fakelibvirt
 import pyudev
 
 from nova_usb.virt import controllers
+from nova_usb.virt import ports
 
 
 def _error(message, code, domain=fakelibvirt.VIR_FROM_QEMU):
@@ -206,42 +207,33 @@ class UsbDomain(fakelibvirt.Domain):
                                  fakelibvirt.VIR_ERR_OPERATION_INVALID)
 
     @staticmethod
-    def _buses(live):
-        buses = {}
-        for controller in live:
-            if (controller.tag == 'controller' and
-                    controller.get('model') != 'none'):
-                model = controller.get('model') or 'piix3-uhci'
-                buses[int(controller.get('index'))] = (
-                    controllers.CONTROLLER_PORTS.get(model) or
-                    int(controller.get('ports') or 4))
-        return buses
+    def _topology(live, element=None):
+        """The USB topology of ``live`` without ``element``, by nova-usb's
+        own port model: the controllers, and the ports of the devices that
+        have one already.
+        """
+        devices = etree.Element('devices')
+        for other in live:
+            if other is not element and (
+                    other.tag == 'controller' or
+                    other.find('address') is not None):
+                devices.append(copy.deepcopy(other))
+        domain = etree.Element('domain')
+        domain.append(devices)
+        return ports.topology_from_xml(etree.tostring(domain))
 
-    @staticmethod
-    def _used(live, element):
-        return {(a.get('bus'), a.get('port')) for a in (
-            e.find('address') for e in live if e is not element)
-            if a is not None and a.get('type') == 'usb'}
+    @classmethod
+    def _buses(cls, live):
+        return {c.index: c.ports for c in cls._topology(live).controllers}
 
     def _give_port(self, live, element):
         """The first free port: root ports of each bus, then hub ports."""
-        used = self._used(live, element)
-        hubs = [e.find('address') for e in live
-                if e.tag == 'hub' and e is not element and
-                e.find('address') is not None]
-        for bus, count in sorted(self._buses(live).items()):
-            candidates = [str(p) for p in range(1, count + 1)]
-            for hub in hubs:
-                if hub.get('bus') == str(bus):
-                    candidates += ['%s.%d' % (hub.get('port'), p) for p in
-                                   range(1, controllers.HUB_PORTS + 1)]
-            for port in candidates:
-                if (str(bus), port) not in used:
-                    etree.SubElement(element, 'address', type='usb',
-                                     bus=str(bus), port=port)
-                    return
-        raise _error('internal error: No free USB ports',
-                     fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+        port = self._topology(live, element).next_free_port()
+        if port is None:
+            raise _error('internal error: No free USB ports',
+                         fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+        etree.SubElement(element, 'address', type='usb', bus=str(port[0]),
+                         port=port[1])
 
     def _check_address(self, live, element):
         address = element.find('address')
@@ -253,7 +245,8 @@ class UsbDomain(fakelibvirt.Domain):
         if int(port.split('.')[0]) > buses[int(bus)]:
             raise _error('requested USB port %s not present on USB bus %s'
                          % (port, bus), fakelibvirt.VIR_ERR_XML_ERROR)
-        if (bus, port) in self._used(live, element):
+        if (int(bus), port) in {(u.bus, u.port) for u in
+                                self._topology(live, element).used}:
             raise _error('Duplicate USB address bus %s port %s'
                          % (bus, port), fakelibvirt.VIR_ERR_XML_ERROR)
 

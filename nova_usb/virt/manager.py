@@ -10,93 +10,66 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Everything nova-usb does on a compute host, under one lock.
+"""Every USB change on a compute host: locks, claims and the server state.
 
 The UsbManager owns the host's USB inventory and hotplug watcher, the
-parsed [usb] device_spec and the claims. Every attach, detach, controller
-change and every domain definition Nova writes goes through it while it
-holds the host's USB lock, so two requests can never both win a device.
+parsed [usb] device_spec and the claims; it decides, and leaves the domain
+to nova_usb.virt.guest, the port plans to nova_usb.virt.ports and the
+stored requests to nova_usb.db.
 
-Order of every change, so that a failure at any step leaves the domain, the
-system metadata and the claims as they were:
+A change on a server never interleaves with a Nova operation on it:
 
-Changes to one server are serialised by a lock of that server, taken first;
-the host's lock is then held for every decision about devices. A live
-detach waits for the guest to let go of the device (up to [libvirt]
-device_detach_timeout times device_detach_attempts) holding only the
-server's lock, so other servers on the host are not kept waiting.
+1. it takes Nova's own lock of the server (the one Nova's compute manager
+   takes for build, delete, stop, reboot, shelve, resize confirm and revert,
+   volume attach and others), so none of those runs meanwhile;
+2. it reads the server again and goes on only when no Nova task is in
+   progress (nova-api sets a task state before every operation);
+3. under the host's USB lock it checks the device, its holder, the ports,
+   then claims, then changes libvirt (live servers only);
+4. it saves the requests expecting task state None: a Nova operation that
+   started meanwhile makes the save fail, and every step is undone.
 
-1. check the server state, the device, its holder, the ports (no change);
-2. claim the device in memory;
-3. change libvirt (live servers only), undone if a later step fails;
-4. save the system metadata through conductor;
-5. only then is the change kept; any exception before restores all.
+Each lock wait is bounded ([usb] lock_timeout, and nova-api's deadline) and
+ends in a clear refusal. A live detach waits for the guest (up to
+[libvirt] device_detach_timeout × device_detach_attempts) without the
+host's lock, so other servers are not kept waiting.
 """
 
+import contextlib
 import threading
+import time
 
-from lxml import etree
 from nova import context as nova_context
 from nova import exception as nova_exception
-from nova import objects
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from nova_usb import conf as nova_usb_conf
 from nova_usb.db import requests as usb_requests
+from nova_usb.db import server_requests
 from nova_usb import exception
+from nova_usb import rpc as usb_rpc
 from nova_usb import states
 from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import config as usb_config
 from nova_usb.virt import controllers
 from nova_usb.virt import devspec
+from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import inventory as usb_inventory
 from nova_usb.virt import ports
+from nova_usb.virt import reconcile
 from nova_usb.virt import watcher as usb_watcher
 
 CONF = nova_usb_conf.CONF
 LOG = logging.getLogger(__name__)
 
-ALIAS_PREFIX = 'ua-usb-'
 ATTACHED = 'attached'
 MISSING = 'missing'
-
-
-def device_alias(device_id):
-    """The libvirt alias of a device nova-usb attached."""
-    return ALIAS_PREFIX + device_id
-
-
-def make_hostdev(device, address=None):
-    """The libvirt hostdev of a host device, found by vendor, product and
-    its current bus/device (which tells identical tokens apart).
-
-    startupPolicy 'optional': should the device vanish between Nova writing
-    the domain and QEMU starting, the server still boots without it.
-    """
-    hostdev = usb_config.LibvirtConfigGuestUSBHostdev()
-    hostdev.vendor_id = device.vendor_id
-    hostdev.product_id = device.product_id
-    hostdev.host_bus = device.bus
-    hostdev.host_device = device.devnum
-    hostdev.startup_policy = 'optional'
-    hostdev.alias = device_alias(device.id)
-    if address is not None:
-        hostdev.address = usb_config.LibvirtConfigGuestUSBAddress(*address)
-    return hostdev
-
-
-def find_hostdev(domain_xml, device_id):
-    """The hostdev nova-usb attached for ``device_id``, or None."""
-    root = etree.fromstring(domain_xml)
-    for element in root.iterfind('devices/hostdev'):
-        alias = element.find('alias')
-        if (element.get('type') == 'usb' and alias is not None and
-                alias.get('name') == device_alias(device_id)):
-            hostdev = usb_config.LibvirtConfigGuestUSBHostdev()
-            hostdev.parse_dom(element)
-            return hostdev
-    return None
+REASON_NOT_ON_HOST = 'not on the host now'
+REASON_HELD = 'held by server %s'
+# Time the last steps of a change need after the last lock wait: libvirt
+# calls and the save through conductor.
+WORK_MARGIN = 30
 
 
 class UsbManager(object):
@@ -114,12 +87,13 @@ class UsbManager(object):
     # Life of the service
 
     def start(self, context):
-        """Scan the host, watch it, rebuild the claims of its servers and
-        check them against what libvirt runs.
+        """Scan and watch the host, rebuild the claims from the stored
+        requests, then bring every server's domain to its requests
+        (nova_usb.virt.reconcile: after a crash, the requests win).
         """
+        _check_change_budget()
         self.watcher.start()
-        instances = objects.InstanceList.get_by_host(
-            context, self.host, expected_attrs=['system_metadata'])
+        instances = server_requests.list_on_host(context, self.host)
         wanted = {}
         with self.lock:
             self.claims = usb_claims.UsbClaims()
@@ -136,46 +110,37 @@ class UsbManager(object):
                                   'USB device: %s', e, instance=instance)
         for instance in instances:
             if instance.uuid in wanted:
-                self._log_drift(instance, wanted[instance.uuid])
+                self._reconcile(context, instance)
         LOG.info('nova-usb: %d USB devices on host %s, %d claimed',
                  len(self.inventory.devices()), self.host,
                  len(self.claims.snapshot()))
 
-    def _log_drift(self, instance, requests):
-        """Say where a running guest's USB devices differ from its requests.
-
-        Nothing is changed: the requests win the next time Nova writes the
-        domain (hard reboot, stop and start).
-        """
-        if states.DEVICE_CHANGE.get(instance.vm_state) != states.LIVE:
-            return
+    def _reconcile(self, context, instance):
         try:
-            xml = self.driver._host.get_guest(instance).get_xml_desc()
-        except nova_exception.InstanceNotFound:
-            return
-        running = set()
-        for element in etree.fromstring(xml).iterfind(
-                "devices/hostdev[@type='usb']"):
-            alias = element.find('alias')
-            name = alias.get('name') if alias is not None else ''
-            if name.startswith(ALIAS_PREFIX):
-                running.add(name[len(ALIAS_PREFIX):])
-            else:
-                LOG.warning('The guest has a USB host device that nova-usb '
-                            'did not attach (alias %s); Nova drops it the '
-                            'next time it writes the domain', name or None,
-                            instance=instance)
-        requested = {r.id for r in requests.devices}
-        for device_id in sorted(running - requested):
-            LOG.warning('The guest has USB device %s, which it no longer '
-                        'requests; it goes at the next hard reboot',
-                        device_id, instance=instance)
-        for device_id in sorted(requested - running):
-            LOG.warning('The guest lacks requested USB device %s (absent '
-                        'when it booted, or detached outside nova-usb); it '
-                        'comes back when Nova next writes the domain while '
-                        'the device is on the host', device_id,
-                        instance=instance)
+            with self._server(context, instance, deadline=None) as server:
+                mode = states.DEVICE_CHANGE.get(server.vm_state)
+                guest = usb_guest.UsbGuest.find(self.driver, server)
+                if mode is None or server.task_state or guest is None:
+                    return
+                changed = reconcile.reconcile(
+                    guest, self._load(server), mode,
+                    lambda r: self._usable(r.id, server.uuid))
+                if guest.foreign_hostdevs():
+                    LOG.warning('The guest has a USB host device that '
+                                'nova-usb did not attach (aliases %s); Nova '
+                                'drops it the next time it writes the '
+                                'domain', guest.foreign_hostdevs(),
+                                instance=instance)
+            if changed:
+                LOG.warning('USB devices %s of the domain did not match the '
+                            'stored requests (nova-compute stopped during '
+                            'a change, or a device came back while it was '
+                            'down): the domain now matches the requests',
+                            ', '.join(changed), instance=instance)
+        except (exception.NovaUsbException,
+                nova_exception.InstanceNotFound) as e:
+            LOG.warning('USB devices of the server not checked against its '
+                        'requests: %s', e, instance=instance)
 
     def stop(self):
         self.watcher.stop()
@@ -202,30 +167,25 @@ class UsbManager(object):
     def give_back(self, instance_uuid, device_id):
         """Attach a held device that came back to its running server.
 
-        The guest lost the device when it left the host, and its QEMU
-        never takes it again by itself: the device has a new device number
-        (the host's own driver binds it meanwhile). A stale host device
-        still in the domain is detached first, then the device is attached
-        live and persistent at the guest port it had. Nothing else changes:
-        the server's requests and the claim already name the device.
-        Stopped servers get it when Nova next writes the domain; a failure
-        is logged and the device comes back at the next hard reboot.
+        Only when the device may still be assigned (the same rule as an
+        attach). Stopped servers get it when Nova next writes the domain;
+        a failure is logged and the device comes back at the next hard
+        reboot or restart of nova-compute.
         """
         context = nova_context.get_admin_context()
         try:
-            with _server_lock(instance_uuid):
-                instance = self._fresh(
-                    context, objects.Instance(uuid=instance_uuid))
+            with self._server(context, _Ref(instance_uuid),
+                              deadline=None) as instance:
                 if (states.DEVICE_CHANGE.get(instance.vm_state) !=
                         states.LIVE or instance.task_state is not None):
                     return
                 request = self._load(instance).device(device_id)
-                with self.lock:
-                    device = self.inventory.get(device_id)
-                    if (request is None or device is None or
-                            self.claims.holder(device_id) != instance.uuid):
-                        return
-                self._give_back_live(instance, device, request)
+                device = self._usable(device_id, instance.uuid)
+                if request is None or device is None:
+                    return
+                reconcile.give_back(
+                    usb_guest.UsbGuest(self.driver, instance), device,
+                    request.controller_model)
         except nova_exception.InstanceNotFound:
             return
         except Exception as e:
@@ -233,50 +193,17 @@ class UsbManager(object):
                       'it comes back when Nova next writes the domain '
                       '(hard reboot)', device_id, instance_uuid, e)
 
-    def _give_back_live(self, instance, device, request):
-        guest = self.driver._host.get_guest(instance)
-
-        def get_device_conf(from_persistent_config=False):
-            return find_hostdev(guest.get_xml_desc(
-                dump_inactive=from_persistent_config), device.id)
-
-        stale = get_device_conf()
-        address = None
-        if stale is not None:
-            if (stale.host_bus, stale.host_device) == (device.bus,
-                                                       device.devnum):
-                return
-            if stale.address is not None:
-                address = (stale.address.bus, stale.address.port)
-            self.driver._detach_with_retry(
-                guest, instance.uuid, get_device_conf,
-                'USB device %s' % device.id)
-        if address is None:
-            topology = ports.topology_from_xml(guest.get_xml_desc())
-            address = topology.next_free_port(request.controller_model)
-            if address is None:
-                raise exception.UsbNoFreePort(reason=self._full_reason(
-                    topology, request.controller_model))
-        try:
-            guest.attach_device(make_hostdev(device, address),
-                                persistent=True, live=True)
-        except Exception as e:
-            raise exception.UsbHostRefused(action='attach',
-                                           reason=_libvirt_message(e))
-        LOG.info('USB device %s is back on the host (%s:%s at %s, bus %d '
-                 'device %d): given back to the server', device.id,
-                 device.vendor_id, device.product_id, device.port_path,
-                 device.bus, device.devnum, instance=instance)
-
     # What Nova writes
 
     def add_to_guest_config(self, instance, guest):
         """Put the server's requested controllers and devices into the
         domain Nova is about to write (boot, reboot, rebuild, ...).
 
-        A device absent from the host, or held by another server, is left
-        out (the server boots without it and lists it as missing). So are
-        requests that cannot be read: the error is logged, the server boots.
+        A device the server may not have now (absent from the host, no
+        longer matched by [usb] device_spec, held by another server) is
+        left out: the server boots without it and lists it as missing. So
+        are requests that cannot be read: the error is logged, the server
+        boots.
         """
         try:
             requests = self._load(instance)
@@ -290,29 +217,22 @@ class UsbManager(object):
                 guest.add_device(usb_config.LibvirtConfigGuestUSBController(
                     index=request.index, model=request.model,
                     ports=request.ports))
-            topology = ports.topology_from_xml(guest.to_xml())
-            taken = set()
+            present = []
             for request in requests.devices:
                 device = self.inventory.get(request.id)
-                if device is None:
-                    LOG.warning('USB device %s requested by the server is not '
-                                'on this host; booting without it',
-                                request.id, instance=instance)
-                    continue
-                holder = self.claims.holder(request.id)
-                if holder not in (None, instance.uuid):
+                reason = self._refusal(device, instance.uuid)
+                if reason:
                     LOG.warning('USB device %s requested by the server is '
-                                'held by server %s; booting without it',
-                                request.id, holder, instance=instance)
+                                '%s; booting without it', request.id,
+                                reason, instance=instance)
                     continue
-                address = None
-                if request.controller_model:
-                    free = [p for p in topology.free_ports(
-                        request.controller_model) if p not in taken]
-                    address = free[0] if free else None
-                    taken.add(address)
+                present.append((request, device))
+            addresses, _ = ports.plan_ports(
+                ports.topology_from_xml(guest.to_xml()),
+                [r.controller_model for r, _ in present])
+            for (request, device), address in zip(present, addresses):
                 self.claims.claim(request.id, instance.uuid)
-                guest.add_device(make_hostdev(device, address))
+                guest.add_device(usb_guest.make_hostdev(device, address))
 
     @staticmethod
     def _enable_root_controller(guest, requests):
@@ -333,21 +253,25 @@ class UsbManager(object):
                     for d in self.inventory.devices()]
 
     def list_server_devices(self, context, instance):
-        instance = self._fresh(context, instance)
+        """The server's requested devices: ``attached`` when the server
+        may have the device now, else ``missing`` with the reason.
+        """
+        instance = server_requests.read(context, instance.uuid)
         requests = self._load(instance)
         with self.lock:
             result = []
             for request in requests.devices:
                 device = self.inventory.get(request.id)
-                holder = self.claims.holder(request.id)
-                attached = device is not None and holder == instance.uuid
+                reason = self._refusal(device, instance.uuid)
                 if device is not None:
-                    entry = self._describe(device, holder)
+                    entry = self._describe(device,
+                                           self.claims.holder(request.id))
                 else:
                     entry = {'id': request.id, 'host': self.host,
                              'vendor_id': request.vendor_id,
                              'product_id': request.product_id}
-                entry['status'] = ATTACHED if attached else MISSING
+                entry['status'] = MISSING if reason else ATTACHED
+                entry['reason'] = reason
                 entry['controller_model'] = request.controller_model
                 result.append(entry)
             return result
@@ -357,35 +281,19 @@ class UsbManager(object):
         the running guest when it runs, else as its next start will have
         them.
         """
-        instance = self._fresh(context, instance)
+        instance = server_requests.read(context, instance.uuid)
         requests = self._load(instance)
         if states.DEVICE_CHANGE.get(instance.vm_state) == states.LIVE:
-            guest = self.driver._host.get_guest(instance)
-            topology = ports.topology_from_xml(guest.get_xml_desc())
+            topology = usb_guest.UsbGuest(self.driver, instance).topology()
             taken = [(u.bus, u.port) for u in topology.used]
         else:
             topology = self._topology(instance, requests)
-            taken = self._planned_ports(topology, requests)
+            _, taken = ports.plan_ports(
+                topology, [r.controller_model for r in requests.devices])
         return [{'index': c.index, 'model': c.model, 'ports': c.ports,
                  'used_ports': sum(1 for bus, _ in taken if bus == c.index),
                  'removable': requests.controller(c.index) is not None}
                 for c in topology.controllers]
-
-    @staticmethod
-    def _planned_ports(topology, requests):
-        """The ports the next start gives out, as add_to_guest_config and
-        libvirt do: devices asking for a controller model first, on that
-        model's ports; then everything else on the first free ports.
-        """
-        taken = []
-        for request in requests.devices:
-            if request.controller_model:
-                free = [p for p in topology.free_ports(
-                    request.controller_model) if p not in taken]
-                taken += free[:1]
-        others = len(topology.unaddressed) - len(taken)
-        free = [p for p in topology.free_ports() if p not in taken]
-        return taken + free[:others]
 
     def _describe(self, device, holder):
         description = device.to_dict()
@@ -398,193 +306,188 @@ class UsbManager(object):
     # Devices
 
     def attach_device(self, context, instance, device_id,
-                      controller_model=None):
+                      controller_model=None, deadline=None):
         if controller_model is not None:
             controllers.controller_ports(controller_model)
-        with _server_lock(instance.uuid), self.lock:
-            instance = self._fresh(context, instance)
-            mode = states.device_change_mode(instance,
-                                             'attach a USB device')
+        with self._server(context, instance, deadline) as instance:
+            mode = states.device_change_mode(instance, 'attach a USB device')
             requests = self._load(instance)
             if requests.device(device_id):
                 raise exception.UsbDeviceAlreadyAttached(device_id=device_id)
-            device = self.inventory.get(device_id)
-            if device is None:
-                raise exception.UsbDeviceNotFound(device_id=device_id,
-                                                  host=self.host)
-            reason = devspec.unassignable_reason(self.specs, device)
-            if reason:
-                raise exception.UsbDeviceNotAssignable(device_id=device_id,
-                                                       reason=reason)
-            self.claims.check(device_id, instance.uuid)
-            request = usb_requests.DeviceRequest(
-                id=device.id, vendor_id=device.vendor_id,
-                product_id=device.product_id,
-                controller_model=controller_model)
-            wanted = requests.with_device(request)
-            if mode == states.LIVE:
-                self._attach_live(context, instance, device, request,
-                                  wanted)
-            else:
-                self._record_attach(context, instance, requests, wanted,
-                                    controller_model)
+            with self._host_lock(deadline):
+                device = self._assignable(device_id, instance.uuid)
+                request = usb_requests.DeviceRequest(
+                    id=device.id, vendor_id=device.vendor_id,
+                    product_id=device.product_id,
+                    controller_model=controller_model)
+                wanted = requests.with_device(request)
+                if mode != states.LIVE:
+                    wanted = self._fit_recorded(instance, requests, wanted,
+                                                controller_model)
+                self.claims.claim(device.id, instance.uuid)
+                try:
+                    if mode == states.LIVE:
+                        self._attach_live(context, instance, device, request,
+                                          wanted, deadline)
+                    else:
+                        self._save(context, instance, wanted, deadline)
+                except Exception:
+                    self.claims.release(device.id, instance.uuid)
+                    raise
             LOG.info('Attached USB device %s (%s:%s at %s)', device.id,
                      device.vendor_id, device.product_id, device.port_path,
                      instance=instance)
             return self._describe(device, instance.uuid)
 
-    def _attach_live(self, context, instance, device, request, wanted):
-        guest = self.driver._host.get_guest(instance)
-        topology = ports.topology_from_xml(guest.get_xml_desc())
+    def _assignable(self, device_id, instance_uuid):
+        """The host's device, if this server may be given it; else the
+        refusal that says why.
+        """
+        device = self.inventory.get(device_id)
+        if device is None:
+            raise exception.UsbDeviceNotFound(device_id=device_id,
+                                              host=self.host)
+        reason = devspec.unassignable_reason(self.specs, device)
+        if reason:
+            raise exception.UsbDeviceNotAssignable(device_id=device_id,
+                                                   reason=reason)
+        self.claims.check(device_id, instance_uuid)
+        return device
+
+    def _refusal(self, device, instance_uuid):
+        """Why the server may not have ``device`` now, or None: the rule
+        of every path (attach, the domain Nova writes, give-back, listing).
+        """
+        if device is None:
+            return REASON_NOT_ON_HOST
+        reason = devspec.unassignable_reason(self.specs, device)
+        if reason:
+            return reason
+        holder = self.claims.holder(device.id)
+        if holder not in (None, instance_uuid):
+            return REASON_HELD % holder
+        return None
+
+    def _usable(self, device_id, instance_uuid):
+        with self.lock:
+            device = self.inventory.get(device_id)
+            if self._refusal(device, instance_uuid):
+                return None
+            self.claims.claim(device_id, instance_uuid)
+            return device
+
+    def _attach_live(self, context, instance, device, request, wanted,
+                     deadline):
+        guest = usb_guest.UsbGuest(self.driver, instance)
+        topology = guest.topology()
         port = topology.next_free_port(request.controller_model)
         if port is None:
-            raise exception.UsbNoFreePort(reason=self._full_reason(
+            raise exception.UsbNoFreePort(reason=ports.full_reason(
                 topology, request.controller_model))
-        hostdev = make_hostdev(device, port)
-        self.claims.claim(device.id, instance.uuid)
+        hostdev = usb_guest.make_hostdev(device, port)
+        guest.attach(hostdev)
         try:
-            try:
-                guest.attach_device(hostdev, persistent=True, live=True)
-            except Exception as e:
-                raise exception.UsbHostRefused(action='attach',
-                                               reason=_libvirt_message(e))
-            try:
-                self._save(instance, wanted)
-            except Exception:
-                with _logged('Could not undo the live attach of USB device '
-                             '%s' % device.id, instance):
-                    guest.detach_device(hostdev, persistent=True, live=True)
-                raise
+            self._save(context, instance, wanted, deadline)
         except Exception:
-            self.claims.release(device.id, instance.uuid)
+            with _logged('Could not undo the live attach of USB device '
+                         '%s' % device.id, instance):
+                guest.detach(device.id)
             raise
 
-    def _record_attach(self, context, instance, requests, wanted,
-                       controller_model):
-        """Record a device for a stopped server.
+    def _fit_recorded(self, instance, requests, wanted, controller_model):
+        """Requests for a stopped server with one more device.
 
         libvirt fits the server's USB devices when Nova defines the domain
         at the next start, adding USB hubs when the controllers' ports run
         out, so only a device asking for a controller model is checked: it
         gets a port of that model, adding the controller first if needed.
         """
-        if controller_model:
-            if not self._topology(instance, requests).controllers_of(
-                    controller_model):
-                wanted = wanted.with_controller(
-                    self._new_controller_request(
-                        instance, requests, controller_model, None))
-            self._check_model_ports(self._topology(instance, wanted),
-                                    wanted, controller_model)
-        request = wanted.devices[-1]
-        self.claims.claim(request.id, instance.uuid)
-        try:
-            self._save(instance, wanted)
-        except Exception:
-            self.claims.release(request.id, instance.uuid)
-            raise
+        if not controller_model:
+            return wanted
+        if not self._topology(instance, requests).controllers_of(
+                controller_model):
+            wanted = wanted.with_controller(self._new_controller_request(
+                instance, requests, controller_model, None))
+        self._check_model_ports(self._topology(instance, wanted), wanted,
+                                controller_model)
+        return wanted
 
     @staticmethod
     def _check_model_ports(topology, requests, model):
         wanting = [r for r in requests.devices if r.controller_model == model]
-        if len(wanting) > len(topology.free_ports(model)):
+        free = topology.free_ports(model)
+        if len(wanting) > len(free):
             raise exception.UsbNoFreePort(
                 reason='the %d ports of the server\'s %s controllers are '
                        'all asked for. Add another %s controller, or attach '
                        'without a controller_model.' % (
-                           len(topology.free_ports(model)), model, model))
+                           len(free), model, model))
 
-    @staticmethod
-    def _full_reason(topology, model):
-        if model and not topology.controllers_of(model):
-            return ('the server has no %s USB controller. Stop the server '
-                    'and attach again with this controller_model (or add '
-                    'the controller) to get one.' % model)
-        return ('every USB port of the server%s is taken. Stop the server '
-                'and add a USB controller, or attach while it is stopped '
-                'with a controller_model.' % (
-                    ' on %s controllers' % model if model else ''))
-
-    def detach_device(self, context, instance, device_id):
-        with _server_lock(instance.uuid):
-            with self.lock:
-                instance = self._fresh(context, instance)
-                mode = states.device_change_mode(instance,
-                                                 'detach a USB device')
-                requests = self._load(instance)
-                if not requests.device(device_id):
-                    raise exception.UsbDeviceNotAttached(
-                        device_id=device_id)
-                wanted = requests.without_device(device_id)
-            # The claim is kept until the device is gone and recorded so.
+    def detach_device(self, context, instance, device_id, deadline=None):
+        with self._server(context, instance, deadline) as instance:
+            mode = states.device_change_mode(instance, 'detach a USB device')
+            requests = self._load(instance)
+            if not requests.device(device_id):
+                raise exception.UsbDeviceNotAttached(device_id=device_id)
+            wanted = requests.without_device(device_id)
+            # The claim is kept until the device is gone and recorded so;
+            # the guest is waited for without the host's lock.
             if mode == states.LIVE:
-                self._detach_live(instance, device_id, wanted)
+                self._detach_live(context, instance, device_id, wanted,
+                                  deadline)
             else:
-                self._save(instance, wanted)
+                self._save(context, instance, wanted, deadline)
+                self._forget_defined(instance, device_id)
             with self.lock:
                 self.claims.release(device_id, instance.uuid)
             LOG.info('Detached USB device %s', device_id, instance=instance)
 
-    def _detach_live(self, instance, device_id, wanted):
-        guest = self.driver._host.get_guest(instance)
-
-        def get_device_conf(from_persistent_config=False):
-            return find_hostdev(guest.get_xml_desc(
-                dump_inactive=from_persistent_config), device_id)
-
-        live_before = get_device_conf()
-        persistent_before = get_device_conf(from_persistent_config=True)
+    def _detach_live(self, context, instance, device_id, wanted, deadline):
+        guest = usb_guest.UsbGuest(self.driver, instance)
+        live_before = guest.hostdev(device_id)
+        persistent_before = guest.hostdev(device_id, persistent=True)
         if live_before or persistent_before:
-            try:
-                self.driver._detach_with_retry(
-                    guest, instance.uuid, get_device_conf,
-                    'USB device %s' % device_id)
-            except Exception as e:
-                # Nova detaches the persistent definition first: put it
-                # back if the live device stayed.
-                if persistent_before and not get_device_conf(True):
-                    with _logged('Could not restore the persistent '
-                                 'definition of USB device %s' % device_id,
-                                 instance):
-                        guest.attach_device(persistent_before,
-                                            persistent=True)
-                raise exception.UsbHostRefused(action='detach',
-                                               reason=_libvirt_message(e))
+            guest.detach(device_id)
         try:
-            self._save(instance, wanted)
+            self._save(context, instance, wanted, deadline)
         except Exception:
             device = live_before or persistent_before
             if device is not None:
                 with _logged('Could not undo the detach of USB device %s'
                              % device_id, instance):
-                    guest.attach_device(device,
-                                        persistent=bool(persistent_before),
-                                        live=bool(live_before))
+                    guest.attach(device, live=bool(live_before),
+                                 persistent=bool(persistent_before))
             raise
+
+    def _forget_defined(self, instance, device_id):
+        """Drop a detached device from a stopped server's libvirt
+        definition too (Nova writes the definition anew at the next start
+        anyway; until then it should not name a device the server let go).
+        """
+        guest = usb_guest.UsbGuest.find(self.driver, instance)
+        if guest is not None:
+            with _logged('Could not drop USB device %s from the libvirt '
+                         'definition' % device_id, instance):
+                guest.detach_persistent(device_id)
 
     # Controllers
 
-    def add_controller(self, context, instance, model, ports_count=None):
+    def add_controller(self, context, instance, model, ports_count=None,
+                       deadline=None):
         controllers.controller_ports(model, ports_count)
-        with _server_lock(instance.uuid), self.lock:
-            instance = self._fresh(context, instance)
-            states.controller_change_mode(instance,
-                                          'add a USB controller')
+        with self._server(context, instance, deadline) as instance:
+            states.controller_change_mode(instance, 'add a USB controller')
             requests = self._load(instance)
-            if len(requests.controllers) >= (
-                    CONF.usb.max_controllers_per_server):
-                raise exception.UsbTooManyControllers(
-                    limit=CONF.usb.max_controllers_per_server)
             request = self._new_controller_request(
                 instance, requests, model, ports_count)
-            self._save(instance, requests.with_controller(request))
+            self._save(context, instance, requests.with_controller(request),
+                       deadline)
             return {'index': request.index, 'model': request.model,
                     'ports': controllers.controller_ports(model, ports_count),
                     'used_ports': 0, 'removable': True}
 
-    def remove_controller(self, context, instance, index):
-        with _server_lock(instance.uuid), self.lock:
-            instance = self._fresh(context, instance)
+    def remove_controller(self, context, instance, index, deadline=None):
+        with self._server(context, instance, deadline) as instance:
             states.controller_change_mode(instance,
                                           'remove a USB controller')
             requests = self._load(instance)
@@ -611,10 +514,16 @@ class UsbManager(object):
                         index=index, reason='the USB devices attached to '
                         '%s controllers would not fit on the remaining '
                         'ones; detach some first' % controller.model)
-            self._save(instance, wanted)
+            self._save(context, instance, wanted, deadline)
 
     def _new_controller_request(self, instance, requests, model,
                                 ports_count):
+        """The next controller the server gets; the one place the
+        per-server limit is applied.
+        """
+        if len(requests.controllers) >= CONF.usb.max_controllers_per_server:
+            raise exception.UsbTooManyControllers(
+                limit=CONF.usb.max_controllers_per_server)
         indexes = [c.index for c in self._topology(
             instance, requests).controllers] + [0]
         return usb_requests.ControllerRequest(
@@ -641,71 +550,99 @@ class UsbManager(object):
 
     # Helpers
 
-    def _topology(self, instance, requests):
-        """The USB topology the server has next time Nova writes it.
+    @contextlib.contextmanager
+    def _server(self, context, instance, deadline):
+        """The server as stored now, while no Nova operation can start on
+        this host's side of it (Nova's own lock of the server) and none is
+        in progress (its task state is None).
 
-        For a stopped server: Nova's own USB controller and devices from
-        its libvirt definition, plus what the requests add.
+        ``deadline``: when nova-api stops waiting (seconds since the
+        epoch), or None for changes nova-compute starts itself.
         """
-        default_root = ports.UsbController(
-            0, CONF.usb.default_controller_model,
-            controllers.controller_ports(CONF.usb.default_controller_model))
-        root = default_root if requests.devices else None
-        own_devices = ()
-        try:
-            guest = self.driver._host.get_guest(instance)
-            defined = ports.topology_from_xml(
-                guest.get_xml_desc(dump_inactive=True))
-        except nova_exception.InstanceNotFound:
-            defined = None
-        if defined is not None:
-            # Nova's own controller, unless it disabled USB (model 'none',
-            # which add_to_guest_config replaces when devices are wanted).
-            root = next((c for c in defined.controllers if c.index == 0),
-                        root)
-            # Nova's own USB devices (its tablet, ...); not the hostdevs
-            # (the requests say which come back) nor the hubs libvirt added
-            # for them last time.
-            own_devices = tuple(
-                kind for kind in [u.kind for u in defined.used] +
-                list(defined.unaddressed) if kind not in ('hostdev', 'hub'))
-        planned = [root] if root else []
-        for request in requests.controllers:
-            planned.append(ports.UsbController(
-                request.index, request.model,
-                controllers.controller_ports(request.model, request.ports)))
-        return ports.UsbTopology(
-            tuple(planned), (),
-            own_devices + ('hostdev',) * len(requests.devices))
+        _check_deadline(deadline)
+        nova_lock = lockutils.internal_lock(instance.uuid)
+        with _acquired(nova_lock, _wait_bound(deadline)):
+            yield server_requests.read(context, instance.uuid)
 
-    @staticmethod
-    def _fresh(context, instance):
-        return objects.Instance.get_by_uuid(
-            context, instance.uuid, expected_attrs=['system_metadata'])
+    @contextlib.contextmanager
+    def _host_lock(self, deadline):
+        with _acquired(self.lock, _wait_bound(deadline)):
+            yield
+
+    def _topology(self, instance, requests):
+        """The USB topology the server has next time Nova writes it."""
+        guest = usb_guest.UsbGuest.find(self.driver, instance)
+        return ports.planned_topology(
+            guest.xml(persistent=True) if guest else None,
+            [(c.index, c.model, c.ports) for c in requests.controllers],
+            CONF.usb.default_controller_model, bool(requests.devices))
 
     @staticmethod
     def _load(instance):
         try:
-            return usb_requests.load(instance.system_metadata)
+            return server_requests.load(instance)
         except exception.CorruptUsbRequests as e:
             LOG.error('%s', e, instance=instance)
             raise
 
     @staticmethod
-    def _save(instance, requests):
-        sysmeta = dict(instance.system_metadata)
-        usb_requests.store(sysmeta, requests)
-        instance.system_metadata = sysmeta
-        instance.save()
+    def _save(context, instance, requests, deadline):
+        """Save, unless nova-api has stopped waiting: then the change is
+        not made, so that nova-api never reports a failure for a change
+        that is made after all.
+        """
+        _check_deadline(deadline)
+        server_requests.save(context, instance, requests)
 
 
-def _server_lock(instance_uuid):
-    return lockutils.lock('nova-usb-server-%s' % instance_uuid)
+class _Ref(object):
+    """A server known only by its uuid."""
+
+    def __init__(self, uuid):
+        self.uuid = uuid
 
 
-def _libvirt_message(error):
-    get = getattr(error, 'get_error_message', None)
-    return (get() if get else None) or str(error)
+def _wait_bound(deadline):
+    """How long a lock may be waited for: [usb] lock_timeout, and never so
+    long that the rest of the change would end after ``deadline``.
+    """
+    bound = CONF.usb.lock_timeout
+    if deadline is not None:
+        bound = min(bound, deadline - time.time() - WORK_MARGIN)
+    return max(bound, 0)
+
+
+def _check_change_budget():
+    """Say at start-up when a change may outlast nova-api's wait: it would
+    then be refused at its deadline instead of being made.
+    """
+    needed = (CONF.usb.lock_timeout + WORK_MARGIN +
+              CONF.libvirt.device_detach_timeout *
+              CONF.libvirt.device_detach_attempts +
+              usb_rpc.change_deadline_margin())
+    if needed > CONF.usb.change_timeout:
+        LOG.error('[usb] change_timeout (%d s) is shorter than a USB change '
+                  'may take on this host (%d s: [usb] lock_timeout, '
+                  '[libvirt] device_detach_timeout × device_detach_attempts '
+                  'and margins): slow detaches will be refused at '
+                  'nova-api\'s deadline. Raise [usb] change_timeout on '
+                  'nova-api and nova-compute hosts.',
+                  CONF.usb.change_timeout, needed)
+
+
+def _check_deadline(deadline):
+    if deadline is not None and time.time() > deadline:
+        raise exception.UsbChangeTooLate(late=time.time() - deadline)
+
+
+@contextlib.contextmanager
+def _acquired(lock, timeout):
+    if not lock.acquire(timeout=timeout):
+        raise exception.UsbServerBusy(seconds=timeout)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class _logged(object):

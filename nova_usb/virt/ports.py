@@ -152,3 +152,76 @@ def topology_from_xml(domain_xml):
         used.append(UsbPortUse(guest.bus or 0, guest.port, kind))
     found.sort(key=lambda c: c.index)
     return UsbTopology(tuple(found), tuple(used), tuple(unaddressed))
+
+
+def planned_topology(defined_xml, controller_requests, default_model,
+                     wants_devices):
+    """The USB controllers and Nova's own USB devices a server has the
+    next time Nova writes its domain.
+
+    ``defined_xml``: the server's persistent libvirt definition, or None
+    when libvirt has none yet. Its root controller is Nova's (unless Nova
+    disabled USB, model 'none', which nova-usb replaces with
+    ``default_model`` when the server ``wants_devices``); its USB devices
+    other than host devices and hubs (the tablet, ...) come back too.
+    ``controller_requests``: ``(index, model, ports)`` of the controllers
+    nova-usb adds.
+    """
+    root = None
+    if wants_devices:
+        root = UsbController(0, default_model,
+                             controllers.controller_ports(default_model))
+    own_devices = ()
+    if defined_xml is not None:
+        defined = topology_from_xml(defined_xml)
+        root = next((c for c in defined.controllers if c.index == 0), root)
+        own_devices = tuple(
+            kind for kind in [u.kind for u in defined.used] +
+            list(defined.unaddressed) if kind not in ('hostdev', 'hub'))
+    planned = [root] if root else []
+    for index, model, ports in controller_requests:
+        planned.append(UsbController(
+            index, model, controllers.controller_ports(model, ports)))
+    return UsbTopology(tuple(planned), (), own_devices)
+
+
+def plan_ports(topology, device_models):
+    """Where the next start of a server puts its USB host devices, as
+    nova-usb writes them and libvirt then places them.
+
+    ``device_models``: the controller model each device asked for (None:
+    any). A device that asked for a model gets the first free port of that
+    model's controllers that no device before it took, and keeps that
+    address in the domain; the others get no address, and libvirt gives
+    them, like the topology's own unaddressed devices, the first free ports
+    left.
+
+    Returns ``(addresses, used)``: the address of each device (None when
+    libvirt decides, or when its model has no free port left) and every
+    port the start takes.
+    """
+    addresses = []
+    for model in device_models:
+        address = None
+        if model:
+            address = next((p for p in topology.free_ports(model)
+                            if p not in addresses), None)
+        addresses.append(address)
+    explicit = [a for a in addresses if a is not None]
+    waiting = len(topology.unaddressed) + addresses.count(None)
+    left = [p for p in topology.free_ports() if p not in explicit]
+    return addresses, explicit + left[:waiting]
+
+
+def full_reason(topology, model):
+    """Why a running server has no port for one more device, and what to
+    do about it.
+    """
+    if model and not topology.controllers_of(model):
+        return ('the server has no %s USB controller. Stop the server '
+                'and attach again with this controller_model (or add '
+                'the controller) to get one.' % model)
+    return ('every USB port of the server%s is taken. Stop the server '
+            'and add a USB controller, or attach while it is stopped '
+            'with a controller_model.' % (
+                ' on %s controllers' % model if model else ''))

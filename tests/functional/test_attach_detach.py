@@ -21,7 +21,7 @@ import nova.conf
 
 from nova_usb import exception
 from nova_usb.virt import driver as usb_driver
-from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import ports
 from tests.fixtures import polling
 from tests.functional import base
@@ -93,7 +93,7 @@ class StateTableTestCase(UsbTestBase):
         server = self._create_server(networks='none')
         attached = self.attach(server, self.key1)
         self.assertEqual(server['id'], attached['server_id'])
-        alias = usb_manager.device_alias(self.key1)
+        alias = usb_guest.device_alias(self.key1)
         self.assertEqual(('0x1050', '0x0407', '1', '3'),
                          hostdevs(self.live_xml(server))[alias][:4])
         self.assertIn(alias, hostdevs(self.config_xml(server)))
@@ -113,7 +113,7 @@ class StateTableTestCase(UsbTestBase):
         self.api.post_server_action(server['id'], {'pause': None})
         server = self._wait_for_state_change(server, 'PAUSED')
         self.attach(server, self.key1)
-        alias = usb_manager.device_alias(self.key1)
+        alias = usb_guest.device_alias(self.key1)
         self.assertIn(alias, hostdevs(self.live_xml(server)))
         self.api.post_server_action(server['id'], {'unpause': None})
         server = self._wait_for_state_change(server, 'ACTIVE')
@@ -127,7 +127,7 @@ class StateTableTestCase(UsbTestBase):
         server = self._create_server(networks='none')
         server = self._stop_server(server)
         self.attach(server, self.dongle)
-        alias = usb_manager.device_alias(self.dongle)
+        alias = usb_guest.device_alias(self.dongle)
         # Recorded only: Nova writes the whole domain at the next start.
         self.assertNotIn(alias, hostdevs(self.config_xml(server)))
         self.assertEqual(server['id'],
@@ -159,7 +159,7 @@ class StateTableTestCase(UsbTestBase):
         self.assertIn('suspended', str(error))
         self.assertRefused(server, 'detach', self.key2)
         server = self._resume_server(server)
-        self.assertIn(usb_manager.device_alias(self.key2),
+        self.assertIn(usb_guest.device_alias(self.key2),
                       hostdevs(self.live_xml(server)))
 
     def test_rescued_is_refused(self):
@@ -170,10 +170,10 @@ class StateTableTestCase(UsbTestBase):
         self.assertRefused(server)
         self.assertRefused(server, 'detach', self.key2)
         # The rescue domain, written by Nova, has the device too.
-        self.assertIn(usb_manager.device_alias(self.key2),
+        self.assertIn(usb_guest.device_alias(self.key2),
                       hostdevs(self.live_xml(server)))
         server = self._unrescue_server(server)
-        self.assertIn(usb_manager.device_alias(self.key2),
+        self.assertIn(usb_guest.device_alias(self.key2),
                       hostdevs(self.live_xml(server)))
 
     def test_shelved_offloaded_is_refused(self):
@@ -358,7 +358,7 @@ class MissingDeviceTestCase(UsbTestBase):
         requests = self.requests(server)
 
         self.plug(key, devnum=30)
-        alias = usb_manager.device_alias(self.key1)
+        alias = usb_guest.device_alias(self.key1)
         self.wait_for(lambda: alias in hostdevs(self.live_xml(server)),
                       'the device is given back to the server')
         # On the qemu-xhci controller (index 1) it asked for.
@@ -376,7 +376,7 @@ class MissingDeviceTestCase(UsbTestBase):
     def test_replugged_device_is_given_back_at_its_port(self):
         server = self._create_server(networks='none')
         self.attach(server, self.key1)
-        alias = usb_manager.device_alias(self.key1)
+        alias = usb_guest.device_alias(self.key1)
         port = hostdevs(self.live_xml(server))[alias][4:]
         before = self.snapshot(server)
         key = self.unplug('1-1.1')
@@ -439,7 +439,7 @@ class MissingDeviceTestCase(UsbTestBase):
         self.assertEqual(
             ('0x1050', '0x0407', '1', '33'),
             hostdevs(self.live_xml(server))[
-                usb_manager.device_alias(self.key1)][:4])
+                usb_guest.device_alias(self.key1)][:4])
 
     def test_device_plugged_after_start_up_can_be_attached(self):
         late = base.usbgen.Device('1-7', base.YUBICO, '0407', devnum=20,
@@ -453,4 +453,4 @@ class MissingDeviceTestCase(UsbTestBase):
         server = self._create_server(networks='none')
         self.attach(server, late_id)
         self.assertEqual(('0x1050', '0x0407', '1', '20'), hostdevs(
-            self.live_xml(server))[usb_manager.device_alias(late_id)][:4])
+            self.live_xml(server))[usb_guest.device_alias(late_id)][:4])

@@ -16,7 +16,7 @@ from unittest import mock
 
 from nova.tests.functional.api import client
 
-from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import guest as usb_guest
 from tests.functional import test_attach_detach as helpers
 
 
@@ -26,7 +26,7 @@ class LifecycleTestCase(helpers.UsbTestBase):
         super().setUp()
         self.server = self._create_server(networks='none')
         self.attach(self.server, self.key1)
-        self.alias = usb_manager.device_alias(self.key1)
+        self.alias = usb_guest.device_alias(self.key1)
 
     def assertAttached(self, server=None, host='compute1'):
         server = server or self.server
@@ -80,30 +80,43 @@ class LifecycleTestCase(helpers.UsbTestBase):
         self.assertEqual(stopped['id'],
                          self.host_device(self.key2)['server_id'])
 
-    def test_restart_logs_what_differs_from_libvirt(self):
+    def test_restart_brings_the_domain_back_to_the_requests(self):
         guest = self.guest(self.server)
-        # Changed behind nova-usb's back: the key detached, another host
-        # device attached by hand.
-        hostdev = usb_manager.find_hostdev(guest.get_xml_desc(), self.key1)
+        # Detached behind nova-usb's back (as a crash between the libvirt
+        # detach and the save leaves it).
+        hostdev = usb_guest.hostdevs_in(guest.get_xml_desc())[0][self.key1]
         guest.detach_device(hostdev, persistent=True, live=True)
-        by_hand = usb_manager.make_hostdev(
-            self.computes['compute1'].driver.usb.inventory.get(self.key2))
-        by_hand.alias = None
-        guest.attach_device(by_hand, persistent=True, live=True)
 
         self.restart_compute_service('compute1')
 
-        log = self.stdlog.logger.output
-        self.assertIn('The guest lacks requested USB device %s' % self.key1,
-                      log)
-        self.assertIn('The guest has a USB host device that nova-usb did '
-                      'not attach', log)
-        # Nothing was changed; the requests win at the next hard reboot.
+        # The stored requests win: the key is back, live and persistent.
+        for xml in (self.live_xml(self.server), self.config_xml(self.server)):
+            self.assertEqual([self.key1],
+                             list(usb_guest.hostdevs_in(xml)[0]))
+        self.assertIn('did not match the stored requests',
+                      self.stdlog.logger.output)
         self.assertEqual(self.server['id'],
                          self.host_device(self.key1)['server_id'])
+
+    def test_restart_leaves_host_devices_nova_usb_did_not_attach(self):
+        self.detach(self.server, self.key1)
+        by_hand = usb_guest.make_hostdev(
+            self.computes['compute1'].driver.usb.inventory.get(self.key2))
+        by_hand.alias = None
+        self.guest(self.server).attach_device(by_hand, persistent=True,
+                                              live=True)
+
+        self.restart_compute_service('compute1')
+
+        # Not nova-usb's to remove: it is reported, and Nova drops it when
+        # it next writes the domain.
+        self.assertEqual(({}, [None]), usb_guest.hostdevs_in(
+            self.live_xml(self.server)))
+        self.assertIn('The guest has a USB host device that nova-usb did '
+                      'not attach', self.stdlog.logger.output)
         self._reboot_server(self.server, hard=True)
-        self.assertEqual([self.alias], list(helpers.hostdevs(
-            self.live_xml(self.server))))
+        self.assertEqual(({}, []), usb_guest.hostdevs_in(
+            self.live_xml(self.server)))
 
     def test_unreadable_requests_do_not_stop_the_server(self):
         instance = self.instance(self.server)
@@ -142,7 +155,7 @@ class MoveTestCase(helpers.UsbTestBase):
                       self.stdlog.logger.output)
         server = self._wait_for_state_change(self.server, 'ACTIVE')
         self.assertEqual('compute1', server['OS-EXT-SRV-ATTR:host'])
-        self.assertIn(usb_manager.device_alias(self.key1),
+        self.assertIn(usb_guest.device_alias(self.key1),
                       helpers.hostdevs(self.live_xml(server)))
 
     def test_cold_migration_leaves_the_device_behind(self):
@@ -184,7 +197,7 @@ class MoveTestCase(helpers.UsbTestBase):
         if server['OS-EXT-SRV-ATTR:host'] == 'compute1':
             self.assertEqual(server['id'],
                              self.host_device(self.key1)['server_id'])
-            self.assertIn(usb_manager.device_alias(self.key1),
+            self.assertIn(usb_guest.device_alias(self.key1),
                           helpers.hostdevs(self.live_xml(server)))
         else:
             self.assertEqual({self.key1: 'missing'},

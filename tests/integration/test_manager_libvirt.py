@@ -38,6 +38,7 @@ from nova.virt.libvirt import guest as libvirt_guest
 from nova_usb import conf as nova_usb_conf
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
+from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import usb_device
 from tests.integration import libvirtd
@@ -106,9 +107,9 @@ class ManagerLibvirtTestCase(libvirtd.TestCase):
         instance = objects.Instance(
             uuid=str(uuid.uuid4()), vm_state=vm_state, task_state=None,
             host=HOST, system_metadata=system_metadata or {})
-        self.useFixture(fixtures.MockPatchObject(
-            usb_manager.UsbManager, '_fresh',
-            staticmethod(lambda context, given: instance)))
+        self.useFixture(fixtures.MockPatch(
+            'nova_usb.db.server_requests.read',
+            lambda context, instance_uuid: instance))
         instance.save = mock.Mock(name='save')
         return instance
 
@@ -151,7 +152,7 @@ class ManagerLibvirtTestCase(libvirtd.TestCase):
         self.addCleanup(self._remove, dom)
 
         defined = etree.fromstring(self.inactive_xml(dom))
-        alias = usb_manager.device_alias(key.id)
+        alias = usb_guest.device_alias(key.id)
         # Nova disabled USB (model 'none'); a server holding devices gets
         # [usb] default_controller_model, and the requested ehci.
         self.assertEqual(

@@ -91,7 +91,7 @@ def release_usb_driver(usb_driver):
 
 def stand_in_instance(vm_state, instances):
     """An Instance that is never saved (``save`` is a mock), registered in
-    ``instances`` for the manager's patched ``_fresh``.
+    ``instances`` for the patched ``nova_usb.db.server_requests.read``.
     """
     from unittest import mock
 

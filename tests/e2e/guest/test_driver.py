@@ -33,6 +33,7 @@ from nova.virt.libvirt import config as nova_config
 
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
+from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import usb_device
 from tests.e2e.guest import host_control
@@ -72,9 +73,9 @@ class DriverTestCase(unittest.TestCase):
         self.manager.watcher.start()
         self.addCleanup(self.manager.watcher.stop)
         self.instances = {}
-        patcher = mock.patch.object(
-            usb_manager.UsbManager, '_fresh',
-            staticmethod(lambda context, given: self.instances[given.uuid]))
+        patcher = mock.patch(
+            'nova_usb.db.server_requests.read',
+            lambda context, instance_uuid: self.instances[instance_uuid])
         patcher.start()
         self.addCleanup(patcher.stop)
         self.topology = host_control.topology()
@@ -198,7 +199,7 @@ class DriverTestCase(unittest.TestCase):
         shown = self.manager.attach_device(self.context, instance, stick.id)
 
         self.assertEqual(instance.uuid, shown['server_id'])
-        alias = usb_manager.device_alias(stick.id)
+        alias = usb_guest.device_alias(stick.id)
         self.assertEqual([(alias, stick.bus, stick.devnum)],
                          nested.hostdevs(dom.XMLDesc(0)))
         self.assertEqual(
@@ -256,7 +257,7 @@ class DriverTestCase(unittest.TestCase):
         dom = self.conn.defineXML(guest.to_xml())
         dom.create()
 
-        alias = usb_manager.device_alias(stick.id)
+        alias = usb_guest.device_alias(stick.id)
         self.assertEqual([alias], [d['id'] for d in
                                    self.sticks_in_guest(dom)])
         self.assertHeldByQemu(stick)
@@ -278,7 +279,7 @@ class DriverTestCase(unittest.TestCase):
             devices, _ = nested.info_usb(dom)
             return sorted(d['id'] for d in devices)
 
-        alias = usb_manager.device_alias
+        alias = usb_guest.device_alias
         self.assertEqual(sorted([alias(stick_a.id), alias(tablet.id)]),
                          held(first_dom))
         self.assertEqual(sorted([alias(stick_b.id), alias(keyboard.id)]),
@@ -313,7 +314,7 @@ class DriverTestCase(unittest.TestCase):
                          self.manager.claims.snapshot())
         self.assertEqual([stick_a.id], self.requested(instance))
         # libvirt, asked without nova-usb's check, agrees.
-        hostdev = usb_manager.make_hostdev(stick_b)
+        hostdev = usb_guest.make_hostdev(stick_b)
         with self.assertRaises(libvirt.libvirtError) as refusal:
             dom.attachDeviceFlags(hostdev.to_xml(),
                                   libvirt.VIR_DOMAIN_AFFECT_LIVE)
@@ -324,7 +325,7 @@ class DriverTestCase(unittest.TestCase):
         instance, dom = self.running_server('unplugged')
         stick = self.device('stick-noserial')
         self.manager.attach_device(self.context, instance, stick.id)
-        alias = usb_manager.device_alias(stick.id)
+        alias = usb_guest.device_alias(stick.id)
         self.assertEqual([alias], [d['id'] for d in
                                    self.sticks_in_guest(dom)])
 
@@ -379,7 +380,7 @@ class DriverTestCase(unittest.TestCase):
         instance, dom = self.running_server('moved')
         stick = self.device('stick-a')
         self.manager.attach_device(self.context, instance, stick.id)
-        alias = usb_manager.device_alias(stick.id)
+        alias = usb_guest.device_alias(stick.id)
         port = self.topology['free_ports']['xhci'][0]
         host_control.move('stick-a', port)
         self.addCleanup(host_control.move, 'stick-a', '1.2')

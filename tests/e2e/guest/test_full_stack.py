@@ -39,7 +39,7 @@ import time
 import types
 import unittest
 
-from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import guest as usb_guest
 from tests.e2e.guest import host_control
 from tests.e2e.guest import nested
 from tests.fixtures import polling
@@ -153,7 +153,7 @@ class FullStackTestCase(unittest.TestCase):
         self.note('$ virsh qemu-monitor-command --hmp %s "info usb"\n%s'
                   % (dom.name(), text))
         return sorted(d['id'] for d in devices
-                      if (d['id'] or '').startswith(usb_manager.ALIAS_PREFIX))
+                      if (d['id'] or '').startswith(usb_guest.ALIAS_PREFIX))
 
     def wait_server_device(self, server, device_id, status):
         """Until ``openstack server usb list`` shows the device so."""
@@ -186,7 +186,7 @@ class FullStackTestCase(unittest.TestCase):
         attached = self.openstack('server', 'usb', 'add', 'running',
                                   stick_a['ID'])
         self.assertEqual('attached', attached['status'])
-        alias_a = usb_manager.device_alias(stick_a['ID'])
+        alias_a = usb_guest.device_alias(stick_a['ID'])
         self.assertEqual([alias_a], self.in_guest(running['id']))
 
         # 3. Attach to a stopped server: effective when it starts.
@@ -200,7 +200,7 @@ class FullStackTestCase(unittest.TestCase):
         self.openstack('server', 'usb', 'list', 'stopped', table=True)
         self.openstack('server', 'start', 'stopped', table=True)
         self.wait_status('stopped', 'ACTIVE')
-        alias_b = usb_manager.device_alias(stick_b['ID'])
+        alias_b = usb_guest.device_alias(stick_b['ID'])
         self.assertEqual([alias_b], self.in_guest(stopped['id']))
 
         # Nova rewrites both domains at a hard reboot: nova-usb keeps them.

@@ -18,7 +18,7 @@ import threading
 
 import nova.conf
 
-from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import guest as usb_guest
 from tests.functional.api import base
 from tests.functional import test_attach_detach as helpers
 
@@ -147,4 +147,4 @@ class ScenarioTestCase(base.UsbApiTestBase):
 
     @staticmethod
     def alias(device_id):
-        return usb_manager.device_alias(device_id)
+        return usb_guest.device_alias(device_id)

@@ -14,7 +14,7 @@
 real ``nova`` shell with nova-usb's extension, against the real API.
 """
 
-from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import guest as usb_guest
 from tests.functional.cli import base
 from tests.functional import test_attach_detach as helpers
 
@@ -69,7 +69,7 @@ class NovaCliTestCase(base.CliTestBase):
                                              self.key1))
         self.assertEqual((self.key1, 'attached'),
                          (attached['id'], attached['status']))
-        self.assertEqual({usb_manager.device_alias(self.key1)},
+        self.assertEqual({usb_guest.device_alias(self.key1)},
                          self.live_aliases(web))
 
         # A dongle for the stopped server: there when it starts.
@@ -79,7 +79,7 @@ class NovaCliTestCase(base.CliTestBase):
         self.assertEqual({}, helpers.hostdevs(self.config_xml(db)))
         self.nova('start', 'db1')
         db = self._wait_for_state_change(db, 'ACTIVE')
-        self.assertEqual({usb_manager.device_alias(self.dongle)},
+        self.assertEqual({usb_guest.device_alias(self.dongle)},
                          self.live_aliases(db))
         listed = self.rows(self.nova('usb-list', 'db1'))
         self.assertEqual({self.dongle: 'attached'},
@@ -132,9 +132,13 @@ class NovaCliTestCase(base.CliTestBase):
         self.assertError(
             self.nova('usb-attach', 'db1', self.key1, expect=None),
             'Conflict', 'held by', 409)
+        unknown = self.device_id('1-1.1', host='nohost')
+        self.assertError(
+            self.nova('usb-attach', 'db1', unknown, expect=None),
+            'NotFound', unknown, 404)
         self.assertError(
             self.nova('usb-attach', 'db1', 'no-such-device', expect=None),
-            'NotFound', 'no-such-device', 404)
+            'BadRequest', 'no-such-device', 400)
         self.assertError(
             self.nova('usb-detach', 'db1', self.key2, expect=None),
             'NotFound', self.key2, 404)

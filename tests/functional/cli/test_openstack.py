@@ -15,7 +15,7 @@
 plugin, against the real API.
 """
 
-from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import guest as usb_guest
 from tests.functional.cli import base
 from tests.functional import test_attach_detach as helpers
 
@@ -66,7 +66,7 @@ class OpenStackCliTestCase(base.CliTestBase):
                          set(available))
         # ... and attaches a key to the running server: at once.
         self.openstack('server', 'usb', 'add', 'web1', self.key1)
-        self.assertEqual({usb_manager.device_alias(self.key1)},
+        self.assertEqual({usb_guest.device_alias(self.key1)},
                          self.live_aliases(web))
 
         # A dongle for the stopped server: there when it starts.
@@ -80,7 +80,7 @@ class OpenStackCliTestCase(base.CliTestBase):
         self.assertEqual({}, helpers.hostdevs(self.config_xml(db)))
         self.openstack('server', 'start', 'db1')
         db = self._wait_for_state_change(db, 'ACTIVE')
-        self.assertEqual({usb_manager.device_alias(self.dongle)},
+        self.assertEqual({usb_guest.device_alias(self.dongle)},
                          self.live_aliases(db))
         self.openstack('server', 'usb', 'list', 'db1')
         self.assertEqual(
@@ -243,9 +243,13 @@ class OpenStackCliTestCase(base.CliTestBase):
         self.assertError(self.openstack(
             'server', 'usb', 'add', 'db1', self.key1, expect=None),
             'held by', 409)
+        unknown = self.device_id('1-1.1', host='nohost')
+        self.assertError(self.openstack(
+            'server', 'usb', 'add', 'db1', unknown, expect=None),
+            unknown, 404)
         self.assertError(self.openstack(
             'server', 'usb', 'add', 'db1', 'no-such-device', expect=None),
-            'no-such-device', 404)
+            'no-such-device', 400)
         self.assertError(self.openstack(
             'server', 'usb', 'remove', 'db1', self.key2, expect=None),
             self.key2, 404)

@@ -32,8 +32,12 @@ What it changes in Nova's driver, and nothing else:
   resize, unshelve, evacuate), the server's requested USB controllers and
   devices are put into it;
 * a deleted server, or one leaving the host, releases its devices;
-* live migration of a server holding USB devices is refused.
+* live migration of a server holding USB devices is refused;
+* every entry point that changes a domain waits while a USB change on the
+  same server is in progress (nova_usb.virt.turns).
 """
+
+import inspect
 
 from nova.compute import task_states
 from nova import context as nova_context
@@ -42,6 +46,7 @@ from oslo_log import log as logging
 
 from nova_usb import rpc as usb_rpc
 from nova_usb.virt import manager as usb_manager
+from nova_usb.virt import turns
 
 LOG = logging.getLogger(__name__)
 
@@ -52,7 +57,43 @@ _LEAVING = (task_states.DELETING, task_states.SHELVING_OFFLOADING,
             task_states.SOFT_DELETING)
 
 
+def _after_usb_changes(name):
+    """Nova's driver entry point ``name``, run when no USB change on its
+    server is in progress (nova_usb.virt.turns).
+    """
+    nova_method = getattr(libvirt_driver.LibvirtDriver, name)
+    signature = inspect.signature(nova_method)
+
+    def entry_point(self, *args, **kwargs):
+        instance = signature.bind(self, *args, **kwargs).arguments['instance']
+        with turns.domain_turn(instance.uuid):
+            return getattr(super(LibvirtUsbDriver, self), name)(*args,
+                                                                **kwargs)
+    entry_point.__name__ = name
+    entry_point.__doc__ = nova_method.__doc__
+    return entry_point
+
+
 class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
+
+    # Every entry point that writes, starts, stops or removes a domain
+    # (destroy below too).
+    spawn = _after_usb_changes('spawn')
+    reboot = _after_usb_changes('reboot')
+    power_off = _after_usb_changes('power_off')
+    power_on = _after_usb_changes('power_on')
+    pause = _after_usb_changes('pause')
+    unpause = _after_usb_changes('unpause')
+    suspend = _after_usb_changes('suspend')
+    resume = _after_usb_changes('resume')
+    resume_state_on_host_boot = _after_usb_changes(
+        'resume_state_on_host_boot')
+    rescue = _after_usb_changes('rescue')
+    unrescue = _after_usb_changes('unrescue')
+    migrate_disk_and_power_off = _after_usb_changes(
+        'migrate_disk_and_power_off')
+    finish_migration = _after_usb_changes('finish_migration')
+    finish_revert_migration = _after_usb_changes('finish_revert_migration')
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
@@ -85,10 +126,11 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        super().destroy(context, instance, network_info,
-                        block_device_info=block_device_info,
-                        destroy_disks=destroy_disks,
-                        destroy_secrets=destroy_secrets)
+        with turns.domain_turn(instance.uuid):
+            super().destroy(context, instance, network_info,
+                            block_device_info=block_device_info,
+                            destroy_disks=destroy_disks,
+                            destroy_secrets=destroy_secrets)
         if self.usb is not None and (instance.task_state in _LEAVING or
                                      instance.host != self.usb.host):
             self.usb.release(instance)

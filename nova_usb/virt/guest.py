@@ -18,13 +18,17 @@ Host devices nova-usb attaches carry the alias ``ua-usb-<device id>``, so
 that they are found again whatever bus and device number they have.
 """
 
+import contextlib
+
 from lxml import etree
 from nova import exception as nova_exception
+from oslo_log import log as logging
 
 from nova_usb import exception
 from nova_usb.virt import config as usb_config
 from nova_usb.virt import ports
 
+LOG = logging.getLogger(__name__)
 ALIAS_PREFIX = 'ua-usb-'
 
 
@@ -68,6 +72,17 @@ def hostdevs_in(domain_xml):
         else:
             foreign.append(name)
     return ours, foreign
+
+
+@contextlib.contextmanager
+def undoing(message, instance):
+    """Run a compensating step; log (never raise) if it fails too, so that
+    the original error reaches the caller.
+    """
+    try:
+        yield
+    except Exception as e:
+        LOG.error('%s: %s', message, e, instance=instance)
 
 
 def libvirt_message(error):

@@ -37,27 +37,26 @@ host's lock, so other servers are not kept waiting.
 
 import contextlib
 import threading
-import time
 
 from nova import context as nova_context
 from nova import exception as nova_exception
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from nova_usb import conf as nova_usb_conf
 from nova_usb.db import requests as usb_requests
 from nova_usb.db import server_requests
 from nova_usb import exception
-from nova_usb import rpc as usb_rpc
 from nova_usb import states
 from nova_usb.virt import claims as usb_claims
-from nova_usb.virt import config as usb_config
 from nova_usb.virt import controllers
 from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
+from nova_usb.virt import injection
 from nova_usb.virt import inventory as usb_inventory
+from nova_usb.virt import plans
 from nova_usb.virt import ports
 from nova_usb.virt import reconcile
+from nova_usb.virt import turns
 from nova_usb.virt import watcher as usb_watcher
 
 CONF = nova_usb_conf.CONF
@@ -67,9 +66,6 @@ ATTACHED = 'attached'
 MISSING = 'missing'
 REASON_NOT_ON_HOST = 'not on the host now'
 REASON_HELD = 'held by server %s'
-# Time the last steps of a change need after the last lock wait: libvirt
-# calls and the save through conductor.
-WORK_MARGIN = 30
 
 
 class UsbManager(object):
@@ -91,7 +87,7 @@ class UsbManager(object):
         requests, then bring every server's domain to its requests
         (nova_usb.virt.reconcile: after a crash, the requests win).
         """
-        _check_change_budget()
+        turns.check_change_budget()
         self.watcher.start()
         instances = server_requests.list_on_host(context, self.host)
         wanted = {}
@@ -117,7 +113,7 @@ class UsbManager(object):
 
     def _reconcile(self, context, instance):
         try:
-            with self._server(context, instance, deadline=None) as server:
+            with self._server(context, instance.uuid, None) as server:
                 mode = states.DEVICE_CHANGE.get(server.vm_state)
                 guest = usb_guest.UsbGuest.find(self.driver, server)
                 if mode is None or server.task_state or guest is None:
@@ -174,8 +170,7 @@ class UsbManager(object):
         """
         context = nova_context.get_admin_context()
         try:
-            with self._server(context, _Ref(instance_uuid),
-                              deadline=None) as instance:
+            with self._server(context, instance_uuid, None) as instance:
                 if (states.DEVICE_CHANGE.get(instance.vm_state) !=
                         states.LIVE or instance.task_state is not None):
                     return
@@ -212,11 +207,6 @@ class UsbManager(object):
         if not requests.devices and not requests.controllers:
             return
         with self.lock:
-            self._enable_root_controller(guest, requests)
-            for request in requests.controllers:
-                guest.add_device(usb_config.LibvirtConfigGuestUSBController(
-                    index=request.index, model=request.model,
-                    ports=request.ports))
             present = []
             for request in requests.devices:
                 device = self.inventory.get(request.id)
@@ -226,23 +216,9 @@ class UsbManager(object):
                                 '%s; booting without it', request.id,
                                 reason, instance=instance)
                     continue
-                present.append((request, device))
-            addresses, _ = ports.plan_ports(
-                ports.topology_from_xml(guest.to_xml()),
-                [r.controller_model for r, _ in present])
-            for (request, device), address in zip(present, addresses):
                 self.claims.claim(request.id, instance.uuid)
-                guest.add_device(usb_guest.make_hostdev(device, address))
-
-    @staticmethod
-    def _enable_root_controller(guest, requests):
-        if not requests.devices:
-            return
-        for device in guest.devices:
-            if (isinstance(device,
-                           usb_config.nova_config.LibvirtConfigGuestController)
-                    and device.type == 'usb' and device.model == 'none'):
-                device.model = CONF.usb.default_controller_model
+                present.append((request, device))
+            injection.add_to_guest_config(guest, requests, present)
 
     # Queries
 
@@ -287,9 +263,8 @@ class UsbManager(object):
             topology = usb_guest.UsbGuest(self.driver, instance).topology()
             taken = [(u.bus, u.port) for u in topology.used]
         else:
-            topology = self._topology(instance, requests)
-            _, taken = ports.plan_ports(
-                topology, [r.controller_model for r in requests.devices])
+            topology, taken = plans.used_ports(self._defined_xml(instance),
+                                               requests)
         return [{'index': c.index, 'model': c.model, 'ports': c.ports,
                  'used_ports': sum(1 for bus, _ in taken if bus == c.index),
                  'removable': requests.controller(c.index) is not None}
@@ -309,21 +284,22 @@ class UsbManager(object):
                       controller_model=None, deadline=None):
         if controller_model is not None:
             controllers.controller_ports(controller_model)
-        with self._server(context, instance, deadline) as instance:
+        with self._server(context, instance.uuid, deadline) as instance:
             mode = states.device_change_mode(instance, 'attach a USB device')
             requests = self._load(instance)
             if requests.device(device_id):
                 raise exception.UsbDeviceAlreadyAttached(device_id=device_id)
-            with self._host_lock(deadline):
+            with turns.acquired(self.lock, deadline):
                 device = self._assignable(device_id, instance.uuid)
                 request = usb_requests.DeviceRequest(
                     id=device.id, vendor_id=device.vendor_id,
                     product_id=device.product_id,
                     controller_model=controller_model)
-                wanted = requests.with_device(request)
-                if mode != states.LIVE:
-                    wanted = self._fit_recorded(instance, requests, wanted,
-                                                controller_model)
+                if mode == states.LIVE:
+                    wanted = requests.with_device(request)
+                else:
+                    wanted = plans.with_device(self._defined_xml(instance),
+                                               requests, request)
                 self.claims.claim(device.id, instance.uuid)
                 try:
                     if mode == states.LIVE:
@@ -389,42 +365,13 @@ class UsbManager(object):
         try:
             self._save(context, instance, wanted, deadline)
         except Exception:
-            with _logged('Could not undo the live attach of USB device '
-                         '%s' % device.id, instance):
+            with usb_guest.undoing('Could not undo the live attach of USB '
+                                   'device %s' % device.id, instance):
                 guest.detach(device.id)
             raise
 
-    def _fit_recorded(self, instance, requests, wanted, controller_model):
-        """Requests for a stopped server with one more device.
-
-        libvirt fits the server's USB devices when Nova defines the domain
-        at the next start, adding USB hubs when the controllers' ports run
-        out, so only a device asking for a controller model is checked: it
-        gets a port of that model, adding the controller first if needed.
-        """
-        if not controller_model:
-            return wanted
-        if not self._topology(instance, requests).controllers_of(
-                controller_model):
-            wanted = wanted.with_controller(self._new_controller_request(
-                instance, requests, controller_model, None))
-        self._check_model_ports(self._topology(instance, wanted), wanted,
-                                controller_model)
-        return wanted
-
-    @staticmethod
-    def _check_model_ports(topology, requests, model):
-        wanting = [r for r in requests.devices if r.controller_model == model]
-        free = topology.free_ports(model)
-        if len(wanting) > len(free):
-            raise exception.UsbNoFreePort(
-                reason='the %d ports of the server\'s %s controllers are '
-                       'all asked for. Add another %s controller, or attach '
-                       'without a controller_model.' % (
-                           len(free), model, model))
-
     def detach_device(self, context, instance, device_id, deadline=None):
-        with self._server(context, instance, deadline) as instance:
+        with self._server(context, instance.uuid, deadline) as instance:
             mode = states.device_change_mode(instance, 'detach a USB device')
             requests = self._load(instance)
             if not requests.device(device_id):
@@ -453,8 +400,8 @@ class UsbManager(object):
         except Exception:
             device = live_before or persistent_before
             if device is not None:
-                with _logged('Could not undo the detach of USB device %s'
-                             % device_id, instance):
+                with usb_guest.undoing('Could not undo the detach of USB '
+                                       'device %s' % device_id, instance):
                     guest.attach(device, live=bool(live_before),
                                  persistent=bool(persistent_before))
             raise
@@ -466,8 +413,9 @@ class UsbManager(object):
         """
         guest = usb_guest.UsbGuest.find(self.driver, instance)
         if guest is not None:
-            with _logged('Could not drop USB device %s from the libvirt '
-                         'definition' % device_id, instance):
+            with usb_guest.undoing('Could not drop USB device %s from the '
+                                   'libvirt definition' % device_id,
+                                   instance):
                 guest.detach_persistent(device_id)
 
     # Controllers
@@ -475,11 +423,11 @@ class UsbManager(object):
     def add_controller(self, context, instance, model, ports_count=None,
                        deadline=None):
         controllers.controller_ports(model, ports_count)
-        with self._server(context, instance, deadline) as instance:
+        with self._server(context, instance.uuid, deadline) as instance:
             states.controller_change_mode(instance, 'add a USB controller')
             requests = self._load(instance)
-            request = self._new_controller_request(
-                instance, requests, model, ports_count)
+            request = plans.new_controller(self._defined_xml(instance),
+                                           requests, model, ports_count)
             self._save(context, instance, requests.with_controller(request),
                        deadline)
             return {'index': request.index, 'model': request.model,
@@ -487,47 +435,12 @@ class UsbManager(object):
                     'used_ports': 0, 'removable': True}
 
     def remove_controller(self, context, instance, index, deadline=None):
-        with self._server(context, instance, deadline) as instance:
+        with self._server(context, instance.uuid, deadline) as instance:
             states.controller_change_mode(instance,
                                           'remove a USB controller')
-            requests = self._load(instance)
-            controller = requests.controller(index)
-            if controller is None:
-                raise exception.UsbControllerNotFound(index=index)
-            wanted = requests.without_controller(index)
-            topology = self._topology(instance, wanted)
-            for device in wanted.devices:
-                if (device.controller_model and
-                        not topology.controllers_of(
-                            device.controller_model)):
-                    raise exception.UsbControllerInUse(
-                        index=index, reason='USB device %s was attached '
-                        'to a %s controller; detach it first' % (
-                            device.id, device.controller_model))
-            if controller.model in {d.controller_model
-                                    for d in wanted.devices}:
-                try:
-                    self._check_model_ports(topology, wanted,
-                                            controller.model)
-                except exception.UsbNoFreePort:
-                    raise exception.UsbControllerInUse(
-                        index=index, reason='the USB devices attached to '
-                        '%s controllers would not fit on the remaining '
-                        'ones; detach some first' % controller.model)
+            wanted = plans.without_controller(
+                self._defined_xml(instance), self._load(instance), index)
             self._save(context, instance, wanted, deadline)
-
-    def _new_controller_request(self, instance, requests, model,
-                                ports_count):
-        """The next controller the server gets; the one place the
-        per-server limit is applied.
-        """
-        if len(requests.controllers) >= CONF.usb.max_controllers_per_server:
-            raise exception.UsbTooManyControllers(
-                limit=CONF.usb.max_controllers_per_server)
-        indexes = [c.index for c in self._topology(
-            instance, requests).controllers] + [0]
-        return usb_requests.ControllerRequest(
-            index=max(indexes) + 1, model=model, ports=ports_count)
 
     # Lifecycle
 
@@ -551,31 +464,20 @@ class UsbManager(object):
     # Helpers
 
     @contextlib.contextmanager
-    def _server(self, context, instance, deadline):
+    def _server(self, context, instance_uuid, deadline):
         """The server as stored now, while no Nova operation can start on
-        this host's side of it (Nova's own lock of the server) and none is
-        in progress (its task state is None).
+        this host's side of it (nova_usb.virt.turns).
 
         ``deadline``: when nova-api stops waiting (seconds since the
         epoch), or None for changes nova-compute starts itself.
         """
-        _check_deadline(deadline)
-        nova_lock = lockutils.internal_lock(instance.uuid)
-        with _acquired(nova_lock, _wait_bound(deadline)):
-            yield server_requests.read(context, instance.uuid)
+        with turns.server_turn(instance_uuid, deadline):
+            yield server_requests.read(context, instance_uuid)
 
-    @contextlib.contextmanager
-    def _host_lock(self, deadline):
-        with _acquired(self.lock, _wait_bound(deadline)):
-            yield
-
-    def _topology(self, instance, requests):
-        """The USB topology the server has next time Nova writes it."""
+    def _defined_xml(self, instance):
+        """The server's persistent libvirt definition, or None."""
         guest = usb_guest.UsbGuest.find(self.driver, instance)
-        return ports.planned_topology(
-            guest.xml(persistent=True) if guest else None,
-            [(c.index, c.model, c.ports) for c in requests.controllers],
-            CONF.usb.default_controller_model, bool(requests.devices))
+        return guest.xml(persistent=True) if guest else None
 
     @staticmethod
     def _load(instance):
@@ -591,73 +493,5 @@ class UsbManager(object):
         not made, so that nova-api never reports a failure for a change
         that is made after all.
         """
-        _check_deadline(deadline)
+        turns.check_deadline(deadline)
         server_requests.save(context, instance, requests)
-
-
-class _Ref(object):
-    """A server known only by its uuid."""
-
-    def __init__(self, uuid):
-        self.uuid = uuid
-
-
-def _wait_bound(deadline):
-    """How long a lock may be waited for: [usb] lock_timeout, and never so
-    long that the rest of the change would end after ``deadline``.
-    """
-    bound = CONF.usb.lock_timeout
-    if deadline is not None:
-        bound = min(bound, deadline - time.time() - WORK_MARGIN)
-    return max(bound, 0)
-
-
-def _check_change_budget():
-    """Say at start-up when a change may outlast nova-api's wait: it would
-    then be refused at its deadline instead of being made.
-    """
-    needed = (CONF.usb.lock_timeout + WORK_MARGIN +
-              CONF.libvirt.device_detach_timeout *
-              CONF.libvirt.device_detach_attempts +
-              usb_rpc.change_deadline_margin())
-    if needed > CONF.usb.change_timeout:
-        LOG.error('[usb] change_timeout (%d s) is shorter than a USB change '
-                  'may take on this host (%d s: [usb] lock_timeout, '
-                  '[libvirt] device_detach_timeout × device_detach_attempts '
-                  'and margins): slow detaches will be refused at '
-                  'nova-api\'s deadline. Raise [usb] change_timeout on '
-                  'nova-api and nova-compute hosts.',
-                  CONF.usb.change_timeout, needed)
-
-
-def _check_deadline(deadline):
-    if deadline is not None and time.time() > deadline:
-        raise exception.UsbChangeTooLate(late=time.time() - deadline)
-
-
-@contextlib.contextmanager
-def _acquired(lock, timeout):
-    if not lock.acquire(timeout=timeout):
-        raise exception.UsbServerBusy(seconds=timeout)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-class _logged(object):
-    """Run a compensating step; log (never raise) if it fails too, so the
-    original error reaches the caller.
-    """
-
-    def __init__(self, message, instance):
-        self.message = message
-        self.instance = instance
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is not None:
-            LOG.error('%s: %s', self.message, exc, instance=self.instance)
-        return True

@@ -54,6 +54,11 @@ def translated(host_name):
     """
     try:
         yield
+    except exception.UsbChangeNotMade as e:
+        raise http_error(503, exception.UsbChangeNotMade(
+            host=host_name,
+            reason=e.kwargs.get('reason', 'no reply in time')
+        ).format_message())
     except exception.NovaUsbException as e:
         if e.code not in HTTP_ERRORS:
             raise

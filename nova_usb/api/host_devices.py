@@ -55,10 +55,15 @@ class HostUsbDevicesController(wsgi.Controller):
         """GET /os-usb-devices/{device_id}[?host=H]
 
         Without ``host``, every compute host that is up is asked (see
-        nova_usb.api.hosts).
+        nova_usb.api.hosts); a ``device_id`` nova-usb never issues is a 404
+        at once.
         """
         context = req.environ['nova.context']
         policy.authorize(context, policies.POLICY_ROOT % 'show', {})
+        if not schemas.is_path_device_id(req, id):
+            # Names no device: no compute host is asked.
+            raise errors.http_error(404, exception.UsbDeviceIdMalformed(
+                device_id=views.shown_id(id)).format_message())
         host = req.GET.get('host')
         if host is not None:
             device = next((d for d in self._devices(context, host)

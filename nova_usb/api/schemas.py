@@ -22,13 +22,39 @@ additionalProperties false, so that nothing reaches a client unnoticed.
 """
 
 import copy
+import re
 
 from nova.api.validation import parameter_types
 
 from nova_usb.virt import controllers
 
-# Opaque to clients (a UUID today); bounded, never parsed.
-device_id = {'type': 'string', 'minLength': 1, 'maxLength': 255}
+# Device ids exactly as nova-usb issues them (nova_usb.virt.usb_device
+# device_id): name-based UUIDs (version 5, RFC 4122 variant) in str(uuid)'s
+# lowercase form. Opaque to clients; any other spelling, uppercase
+# included, is not an id nova-usb issued, so it is refused rather than
+# normalised. The lengths keep "$" from accepting a trailing newline.
+DEVICE_ID_PATTERN = ('^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-'
+                     '[0-9a-f]{12}$')
+device_id = {'type': 'string', 'minLength': 36, 'maxLength': 36,
+             'pattern': DEVICE_ID_PATTERN}
+_DEVICE_ID = re.compile(DEVICE_ID_PATTERN[1:-1])
+
+
+def is_device_id(value):
+    """Whether ``value`` is a device id nova-usb could have issued:
+    anything else names no device.
+    """
+    return isinstance(value, str) and bool(_DEVICE_ID.fullmatch(value))
+
+
+def is_path_device_id(req, value):
+    """Whether ``value``, the device id the router found at the end of
+    ``req``'s path, is one nova-usb could have issued, and the whole last
+    segment of the path: the router drops a trailing newline.
+    """
+    return (is_device_id(value) and
+            req.path_info.rpartition('/')[2] == value)
+
 
 # Nova's service host names are free-form strings of up to 255 characters.
 host = {'type': 'string', 'minLength': 1, 'maxLength': 255}

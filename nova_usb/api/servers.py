@@ -24,9 +24,15 @@ Holders are other servers, perhaps of other projects: a caller who may not
 see host details learns that the device is held, not by which server.
 
 Device of another host or unknown device: the compute host answers "not on
-this host" for both, so nova-api then asks the other compute hosts. A
-device that one of them has is a 409 (it can never be attached to this
-server); a device no host that answered has is a 404.
+this host" for both. For a caller who may see host details (admins),
+nova-api then asks the other compute hosts: a device that one of them has
+is a 409 (it can never be attached to this server), a device no host that
+answered has is a 404. Anyone else gets a 404 at once: a project member's
+request never makes nova-api ask every compute host of the cloud.
+
+A device id in a path that is not one nova-usb could have issued
+(schemas.is_path_device_id) names no device: a 404 before any compute host is
+asked.
 """
 
 import re
@@ -58,6 +64,13 @@ from nova_usb.virt import controllers
 ATTACHED = 'attached'
 MISSING = 'missing'
 _CONTROLLER_INDEX = re.compile('[0-9]{1,4}')
+
+
+def _check_path_id(req, device_id):
+    """404 at once for a path device id nova-usb never issues."""
+    if not schemas.is_path_device_id(req, device_id):
+        raise errors.http_error(404, exception.UsbDeviceIdMalformed(
+            device_id=views.shown_id(device_id)).format_message())
 
 
 class _ServerUsbController(wsgi.Controller):
@@ -125,6 +138,7 @@ class ServerUsbDevicesController(_ServerUsbController):
         """GET /servers/{server_id}/os-usb-devices/{device_id}"""
         context, instance = self._server(req, server_id,
                                          device_policies.POLICY_ROOT % 'show')
+        _check_path_id(req, id)
         for device in self._attached(context, instance):
             if device['id'] == id:
                 return {'usb_device': views.server_device(
@@ -173,6 +187,7 @@ class ServerUsbDevicesController(_ServerUsbController):
         """DELETE /servers/{server_id}/os-usb-devices/{device_id}: detach."""
         context, instance = self._server(
             req, server_id, device_policies.POLICY_ROOT % 'detach')
+        _check_path_id(req, id)
         with errors.translated(self._host_name(context, instance)):
             self._check_changeable(context, instance,
                                    states.device_change_mode,
@@ -207,7 +222,13 @@ class ServerUsbDevicesController(_ServerUsbController):
                 if d['assignable'] and d['server_id'] is None]
 
     def _not_on_host(self, context, instance, device_id):
-        """The refusal for a device the server's host does not have."""
+        """The refusal for a device the server's host does not have.
+
+        Only callers who may see host details make nova-api look for the
+        device on the other compute hosts.
+        """
+        if not self._host_details(context, instance):
+            return exception.UsbDeviceNotOnServerHost(device_id=device_id)
         if self.hosts.find_device(context, device_id, skip=(instance.host,)):
             return exception.UsbDeviceOnAnotherHost(device_id=device_id)
         return exception.UsbDeviceUnknown(device_id=device_id)

@@ -18,7 +18,20 @@ always present (null when unknown, for instance for a device missing from
 the host). Host names and holders are shown only to callers allowed to see
 them (policy ``nova_usb:server-devices:show:host_details`` in the server
 routes; the host routes are for operators anyway).
+
+Strings a device reports about itself (vendor and product names, serial
+number) are whatever its firmware says. Their control characters are shown
+escaped, as Python writes them (ESC as the four characters ``\\x1b``, a
+newline as ``\\n``), so that no device can move a terminal's cursor, colour
+or clear it, or start a new line, in a client that prints them. Characters
+that change how text around them is laid out (bidirectional overrides,
+zero-width characters, line and paragraph separators) and lone surrogates
+are escaped too (``\\u202e``); every other character, printable non-ASCII
+included, is shown as it is. Every string of a device is escaped the same
+way, ids and names that cannot hold such characters being left unchanged.
 """
+
+import unicodedata
 
 DEVICE_FIELDS = ('id', 'vendor_id', 'product_id', 'vendor_name',
                  'product_name', 'serial', 'bus', 'devnum', 'port_path',
@@ -29,8 +42,49 @@ ATTACHMENT_FIELDS = ('status', 'controller_model')
 CONTROLLER_FIELDS = ('index', 'model', 'ports', 'used_ports', 'removable')
 
 
+# Unicode categories shown escaped: controls (C0, DEL, C1), format
+# characters, surrogates, line and paragraph separators.
+_ESCAPED_CATEGORIES = frozenset(('Cc', 'Cf', 'Cs', 'Zl', 'Zp'))
+_NAMED_ESCAPES = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+
+def _escape_char(char):
+    if unicodedata.category(char) not in _ESCAPED_CATEGORIES:
+        return char
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    code = ord(char)
+    if code <= 0xff:
+        return '\\x%02x' % code
+    if code <= 0xffff:
+        return '\\u%04x' % code
+    return '\\U%08x' % code
+
+
+def escape(value):
+    """``value`` with its control characters escaped (strings, and the
+    strings of a list); any other value as it is.
+    """
+    if isinstance(value, str):
+        if value.isprintable():
+            return value
+        return ''.join(_escape_char(char) for char in value)
+    if isinstance(value, (list, tuple)):
+        return [escape(item) for item in value]
+    return value
+
+
+def shown_id(value, limit=64):
+    """A device id from a request, as an error message may quote it:
+    escaped, and cut after ``limit`` characters.
+    """
+    if len(value) > limit:
+        value = value[:limit] + '...'
+    return escape(value)
+
+
 def _pick(description, fields):
-    return {field: description.get(field) for field in fields}
+    return {field: escape(description.get(field)) for field in fields}
 
 
 def host_device(description):

@@ -86,7 +86,7 @@ answer in time is skipped.
     cfg.IntOpt(
         'change_timeout',
         default=360,
-        min=60,
+        min=1,
         help="""
 Seconds nova-api waits for a compute host to attach or detach a USB device,
 or to add or remove a USB controller. Set the same value on nova-api and

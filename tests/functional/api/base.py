@@ -23,14 +23,25 @@ Servers are created by the harness's own admin client in the owning
 project.
 """
 
+import functools
+import inspect
+import threading
+
+import fixtures
 from nova.tests.functional.api import client
 from oslo_serialization import jsonutils
 
 from nova_usb import policy as usb_policy
+from nova_usb import rpc as usb_rpc
 from tests.functional import test_attach_detach as helpers
 
 OTHER_PROJECT = 'a0e1ad3bde2c4b8c9e0f1a2b3c4d5e6f'
 ADMIN_PROJECT = 'b1f2e3d4c5b6a7980f1e2d3c4b5a6978'
+
+# Every call nova-api makes to a compute host (nova_usb.rpc.UsbComputeAPI).
+RPC_METHODS = ('list_host_devices', 'list_server_devices', 'attach_device',
+               'detach_device', 'list_controllers', 'add_controller',
+               'remove_controller')
 
 
 class Response(object):
@@ -118,6 +129,45 @@ class UsbApiTestBase(helpers.UsbTestBase):
         return self.request(role, 'DELETE',
                             '/servers/%s/os-usb-controllers/%s' % (
                                 server['id'], index))
+
+    # Watching nova-api
+
+    def spy(self, owner, name):
+        """Record each call of method ``name`` of class ``owner`` from now
+        on, as the dict of its bound arguments; the method still runs.
+        """
+        real = getattr(owner, name)
+        signature = inspect.signature(real)
+        calls = []
+        lock = threading.Lock()
+
+        @functools.wraps(real)
+        def recording(*args, **kwargs):
+            with lock:
+                calls.append(signature.bind(*args, **kwargs).arguments)
+            return real(*args, **kwargs)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            '%s.%s.%s' % (owner.__module__, owner.__name__, name),
+            recording))
+        return calls
+
+    def spy_rpc(self):
+        """``calls()``: the compute host calls nova-api made from now on,
+        each as (method, host), sorted (hosts are asked in parallel).
+        """
+        recorded = [(name, self.spy(usb_rpc.UsbComputeAPI, name))
+                    for name in RPC_METHODS]
+
+        def calls():
+            found = []
+            for name, spied in recorded:
+                for arguments in spied:
+                    host = (arguments['host'] if 'host' in arguments
+                            else arguments['instance'].host)
+                    found.append((name, host))
+            return sorted(found)
+        return calls
 
     def assertStatus(self, status, response, fragment=None):
         self.assertEqual(status, response.status, response)

@@ -57,11 +57,14 @@ class ComputeHostTestCase(base.UsbApiTestBase):
         driver._usb_rpc_server.wait()
         driver._usb_rpc_server = None
         self.flags(rpc_response_timeout=1)
-        self.flags(host_lookup_timeout=1, group='usb')
+        self.flags(host_lookup_timeout=1, change_timeout=2, group='usb')
         self.notifier.reset()
 
         no_answer = "The compute service of the server's host did not answer"
-        self.assertStatus(503, self.attach(server, self.key1), no_answer)
+        self.assertStatus(503, self.attach(server, self.key1),
+                          "The compute service of the server's host did not "
+                          "complete the change in time (no reply in time). "
+                          "It was not made")
         self.assertStatus(503, self.server_devices(server), no_answer)
         self.assertStatus(503, self.host_devices(),
                           'The compute service of host compute1 did not '
@@ -75,5 +78,5 @@ class ComputeHostTestCase(base.UsbApiTestBase):
             [('instance.usb_attach.start', 'INFO'),
              ('instance.usb_attach.error', 'ERROR')],
             [n[:2] for n in self.usb_notifications()])
-        self.assertEqual('MessagingTimeout', self.usb_notifications()[1][2][
+        self.assertEqual('UsbChangeNotMade', self.usb_notifications()[1][2][
             'nova_object.data']['exception'])

@@ -102,6 +102,7 @@ class MalformedRequestsTestCase(base.UsbApiTestBase):
                     '{"usb_device": {}}', '{"usb_device": {"id": ""}}',
                     '{"usb_device": {"id": 7}}',
                     '{"usb_device": {"id": "%s"}}' % ('x' * 256),
+                    '{"usb_device": {"id": "no-such-device"}}',
                     '{"usb_device": {"id": "a", "bus": 1}}',
                     '{"usb_device": {"id": "a"}, "more": 1}',
                     '{"usb_device": {"id": "a", "controller_model": 3}}'):
@@ -128,9 +129,13 @@ class MalformedRequestsTestCase(base.UsbApiTestBase):
             {'id': uuidutils.generate_uuid()}, self.key1))
         self.assertStatus(404, self.attach({'id': 'not-a-server'},
                                            self.key1))
-        self.assertStatus(404, self.attach(server, 'no-such-device'),
-                          'USB device no-such-device was not found on any '
-                          'compute host')
+        unknown = self.device_id('1-1.1', host='nohost')
+        self.assertStatus(404, self.attach(server, unknown),
+                          "USB device %s is not on the server's host" %
+                          unknown)
+        self.assertStatus(404, self.attach(server, unknown, 'admin'),
+                          'USB device %s was not found on any compute host'
+                          % unknown)
         self.assertStatus(404, self.detach(server, self.key1),
                           'is not attached to this server')
         self.assertStatus(404, self.request(
@@ -140,11 +145,14 @@ class MalformedRequestsTestCase(base.UsbApiTestBase):
             'admin', 'GET', '/os-usb-devices?host=nohost'),
             'Compute host nohost could not be found')
         self.assertStatus(404, self.request(
-            'admin', 'GET', '/os-usb-devices/no-such-device'),
+            'admin', 'GET', '/os-usb-devices/%s' % unknown),
             'not found on any compute host')
         self.assertStatus(404, self.request(
-            'admin', 'GET', '/os-usb-devices/no-such-device?host=compute1'),
+            'admin', 'GET', '/os-usb-devices/%s?host=compute1' % unknown),
             'is not on host compute1')
+        self.assertStatus(404, self.request(
+            'admin', 'GET', '/os-usb-devices/no-such-device'),
+            'No USB device has the id no-such-device')
         self.assertUnchanged(server, before)
         server = self._stop_server(server)
         before = self.snapshot(server)
@@ -172,11 +180,18 @@ class ComputeRefusalsTestCase(base.UsbApiTestBase):
             (self.device_id('1-3'), 'not matched by [usb] device_spec'),
             (self.key1, 'is held by another server'),
             (self.key2, 'is already attached to this server'),
-            (self.device_id('1-1.1', host='compute2'),
-             'is on another compute host than the server'),
         ]
         for device_id, fragment in refusals:
             self.assertStatus(409, self.attach(server, device_id), fragment)
+        # A device of another host: 404 for a project member (whom
+        # nova-api does not tell which devices other hosts have), 409 for
+        # an admin.
+        self.assertStatus(404, self.attach(
+            server, self.device_id('1-1.1', host='compute2')),
+            "is not on the server's host")
+        self.assertStatus(409, self.attach(
+            server, self.device_id('1-1.1', host='compute2'), 'admin'),
+            'is on another compute host than the server')
         # An admin learns which server holds it.
         self.assertStatus(409, self.attach(server, self.key1, 'admin'),
                           'is held by server %s' % other['id'])
@@ -185,12 +200,12 @@ class ComputeRefusalsTestCase(base.UsbApiTestBase):
                           'no ehci USB controller. Stop the server')
         self.assertUnchanged(server, before)
 
-        events = [e for _, e in self.actions(server)[-7:]]
-        self.assertEqual([[('compute_usb_attach', 'Error')]] * 7, events)
+        events = [e for _, e in self.actions(server)[-8:]]
+        self.assertEqual([[('compute_usb_attach', 'Error')]] * 8, events)
         notifications = self.usb_notifications()
         self.assertEqual(
             [('instance.usb_attach.start', 'INFO'),
-             ('instance.usb_attach.error', 'ERROR')] * 7,
+             ('instance.usb_attach.error', 'ERROR')] * 8,
             [n[:2] for n in notifications])
         error = notifications[1][2]['nova_object.data']
         self.assertEqual((server['id'], 'UsbDeviceNotAssignable', 409), (
@@ -207,6 +222,14 @@ class ComputeRefusalsTestCase(base.UsbApiTestBase):
             self.assertStatus(200, self.add_controller(server, 'ehci'))
         self.assertStatus(409, self.add_controller(server, 'ehci'),
                           'at most 4 USB controllers')
+        # A device asking for a model the server lacks adds a controller:
+        # the same limit.
+        self.assertStatus(409, self.attach(server, self.dongles[1],
+                                           controller_model='qemu-xhci'),
+                          'at most 4 USB controllers')
+        ehci = [c['index'] for c in self.controllers(server).body[
+            'usb_controllers'] if c['model'] == 'ehci']
+        self.assertStatus(204, self.remove_controller(server, ehci[-1]))
         self.assertStatus(200, self.attach(server, self.dongles[1],
                                            controller_model='qemu-xhci'))
         added = self.controllers(server).body['usb_controllers']

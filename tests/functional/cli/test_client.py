@@ -103,7 +103,7 @@ class ClientTestCase(base.CliTestBase):
         server = self._create_server(networks='none')['id']
         # Quoted, a "?" stays in the id instead of starting a query.
         self.assertRefused(api.NotFound, 404,
-                           'USB device x?available=true is not attached',
+                           'No USB device has the id x?available=true',
                            member.get_server_device, server,
                            'x?available=true')
         # Nova's router has no route for an id with a "/": its plain text
@@ -118,6 +118,7 @@ class ClientTestCase(base.CliTestBase):
         rpc_server.stop()
         rpc_server.wait()
         self.flags(rpc_response_timeout=1)
-        self.flags(host_lookup_timeout=1, group='usb')
-        self.assertRefused(api.ServiceUnavailable, 503, 'did not answer',
+        self.flags(host_lookup_timeout=1, change_timeout=2, group='usb')
+        self.assertRefused(api.ServiceUnavailable, 503,
+                           'did not complete the change in time',
                            self.client().attach_device, server, self.key1)

@@ -41,9 +41,12 @@ import inspect
 
 from nova.compute import task_states
 from nova import context as nova_context
+from nova import exception as nova_exception
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
+from nova_usb.db import server_requests
+from nova_usb import exception
 from nova_usb import rpc as usb_rpc
 from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import turns
@@ -145,7 +148,12 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
                                       block_device_info=None):
-        if self.usb is not None:
-            self.usb.check_can_live_migrate(instance)
+        requests = server_requests.load(instance)
+        if requests.devices:
+            raise nova_exception.MigrationPreCheckError(
+                reason=exception.UsbLiveMigrationRefused(
+                    server_id=instance.uuid,
+                    devices=', '.join(r.id for r in requests.devices)
+                ).format_message())
         return super().check_can_live_migrate_source(
             context, instance, dest_check_data, block_device_info)

@@ -14,25 +14,21 @@
 
 The UsbManager owns the host's USB inventory and hotplug watcher, the
 parsed [usb] device_spec and the claims; it decides, and leaves the domain
-to nova_usb.virt.guest, the port plans to nova_usb.virt.ports and the
-stored requests to nova_usb.db.
+to nova_usb.virt.guest, port plans to ports and plans, waits to turns and
+the stored requests to nova_usb.db. A change on a server:
 
-A change on a server never interleaves with a Nova operation on it:
+1. waits its turn: Nova's own lock of the server, then its domain lock,
+   both bounded (nova_usb.virt.turns); no Nova operation runs meanwhile;
+2. reads the server again and goes on only without a Nova task in
+   progress (nova_usb.states);
+3. under the host's USB lock, checks the device, its holder and the ports,
+   claims, then changes libvirt (live servers only);
+4. saves the requests expecting task state None, before nova-api's
+   deadline: a Nova operation that started meanwhile, or a late save,
+   makes it fail, and every step is undone.
 
-1. it takes Nova's own lock of the server (the one Nova's compute manager
-   takes for build, delete, stop, reboot, shelve, resize confirm and revert,
-   volume attach and others), so none of those runs meanwhile;
-2. it reads the server again and goes on only when no Nova task is in
-   progress (nova-api sets a task state before every operation);
-3. under the host's USB lock it checks the device, its holder, the ports,
-   then claims, then changes libvirt (live servers only);
-4. it saves the requests expecting task state None: a Nova operation that
-   started meanwhile makes the save fail, and every step is undone.
-
-Each lock wait is bounded ([usb] lock_timeout, and nova-api's deadline) and
-ends in a clear refusal. A live detach waits for the guest (up to
-[libvirt] device_detach_timeout × device_detach_attempts) without the
-host's lock, so other servers are not kept waiting.
+A live detach waits for the guest without the host's lock, so other
+servers are not kept waiting.
 """
 
 import contextlib
@@ -120,7 +116,7 @@ class UsbManager(object):
                     return
                 changed = reconcile.reconcile(
                     guest, self._load(server), mode,
-                    lambda r: self._usable(r.id, server.uuid))
+                    lambda r: self._usable(r.id, server.uuid)[0])
                 if guest.foreign_hostdevs():
                     LOG.warning('The guest has a USB host device that '
                                 'nova-usb did not attach (aliases %s); Nova '
@@ -175,8 +171,13 @@ class UsbManager(object):
                         states.LIVE or instance.task_state is not None):
                     return
                 request = self._load(instance).device(device_id)
-                device = self._usable(device_id, instance.uuid)
-                if request is None or device is None:
+                if request is None:
+                    return
+                device, reason = self._usable(device_id, instance.uuid)
+                if reason:
+                    LOG.warning('USB device %s is back on the host but is '
+                                '%s: not given back to the server',
+                                device_id, reason, instance=instance)
                     return
                 reconcile.give_back(
                     usb_guest.UsbGuest(self.driver, instance), device,
@@ -345,12 +346,16 @@ class UsbManager(object):
         return None
 
     def _usable(self, device_id, instance_uuid):
+        """``(device, None)`` claimed for the server, or ``(None, why
+        not)``.
+        """
         with self.lock:
             device = self.inventory.get(device_id)
-            if self._refusal(device, instance_uuid):
-                return None
+            reason = self._refusal(device, instance_uuid)
+            if reason:
+                return None, reason
             self.claims.claim(device_id, instance_uuid)
-            return device
+            return device, None
 
     def _attach_live(self, context, instance, device, request, wanted,
                      deadline):
@@ -451,15 +456,6 @@ class UsbManager(object):
         if released:
             LOG.info('Released USB devices %s', ', '.join(released),
                      instance=instance)
-
-    def check_can_live_migrate(self, instance):
-        requests = self._load(instance)
-        if requests.devices:
-            raise nova_exception.MigrationPreCheckError(
-                reason=exception.UsbLiveMigrationRefused(
-                    server_id=instance.uuid,
-                    devices=', '.join(r.id for r in requests.devices)
-                ).format_message())
 
     # Helpers
 

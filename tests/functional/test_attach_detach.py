@@ -311,8 +311,8 @@ class IdenticalTokensTestCase(UsbTestBase):
                          self.server_devices(second))
 
 
-class MissingDeviceTestCase(UsbTestBase):
-    """Devices leaving the host and coming back, by real uevents through
+class Hotplug(object):
+    """Unplugging and plugging recorded devices, by real uevents through
     the real hotplug watcher (umockdev).
     """
 
@@ -344,6 +344,10 @@ class MissingDeviceTestCase(UsbTestBase):
     @staticmethod
     def wait_for(condition, what, timeout=10):
         polling.wait_for(condition, what, timeout, interval=0.05)
+
+
+class MissingDeviceTestCase(Hotplug, UsbTestBase):
+    """Devices leaving the host and coming back."""
 
     def test_device_missing_at_boot_is_given_back_when_plugged(self):
         server = self._create_server(networks='none')

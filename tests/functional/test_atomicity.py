@@ -19,6 +19,7 @@ from oslo_db import exception as db_exception
 
 from nova_usb import exception
 from nova_usb.sandbox import fakelibvirt_usb
+from nova_usb.virt import guest as usb_guest
 from tests.functional import test_attach_detach as helpers
 
 
@@ -35,8 +36,17 @@ class FaultInjectionTestCase(helpers.UsbTestBase):
     def assertNothingChanges(self, call, error_class, server=None):
         server = server or self.server
         before = self.snapshot(server)
-        self.assertRaises(error_class, call)
+        error = self.assertRaises(error_class, call)
         self.assertUnchanged(server, before)
+        return error
+
+    def assertDatabaseFailure(self, call, server=None):
+        """The save failed: the database's own error reaches the caller
+        and nothing changed.
+        """
+        error = self.assertNothingChanges(
+            call, db_exception.DBConnectionError, server)
+        self.assertEqual('database went away', str(error))
 
     def test_libvirt_attach_error(self):
         with mock.patch.object(
@@ -51,8 +61,8 @@ class FaultInjectionTestCase(helpers.UsbTestBase):
     def test_save_fails_after_live_attach(self):
         with mock.patch('nova.objects.Instance.save',
                         side_effect=failing_save):
-            self.assertNothingChanges(
-                lambda: self.attach(self.server, self.key1), Exception)
+            self.assertDatabaseFailure(
+                lambda: self.attach(self.server, self.key1))
         # And it can be attached for real afterwards.
         self.attach(self.server, self.key1)
 
@@ -60,9 +70,8 @@ class FaultInjectionTestCase(helpers.UsbTestBase):
         server = self._stop_server(self.server)
         with mock.patch('nova.objects.Instance.save',
                         side_effect=failing_save):
-            self.assertNothingChanges(
-                lambda: self.attach(server, self.key1, 'ehci'), Exception,
-                server=server)
+            self.assertDatabaseFailure(
+                lambda: self.attach(server, self.key1, 'ehci'), server)
 
     def test_live_detach_times_out(self):
         self.attach(self.server, self.key1)
@@ -84,8 +93,8 @@ class FaultInjectionTestCase(helpers.UsbTestBase):
         self.attach(self.server, self.key1)
         with mock.patch('nova.objects.Instance.save',
                         side_effect=failing_save):
-            self.assertNothingChanges(
-                lambda: self.detach(self.server, self.key1), Exception)
+            self.assertDatabaseFailure(
+                lambda: self.detach(self.server, self.key1))
         self.detach(self.server, self.key1)
         self.assertEqual({}, helpers.hostdevs(self.live_xml(self.server)))
 
@@ -93,10 +102,43 @@ class FaultInjectionTestCase(helpers.UsbTestBase):
         server = self._stop_server(self.server)
         with mock.patch('nova.objects.Instance.save',
                         side_effect=failing_save):
-            self.assertNothingChanges(
+            self.assertDatabaseFailure(
                 lambda: self.usb_api.add_controller(
-                    self.ctxt, self.instance(server), 'ehci'), Exception,
-                server=server)
+                    self.ctxt, self.instance(server), 'ehci'), server)
+
+    def test_save_fails_on_controller_remove(self):
+        server = self._stop_server(self.server)
+        added = self.usb_api.add_controller(self.ctxt, self.instance(server),
+                                            'ehci')
+        with mock.patch('nova.objects.Instance.save',
+                        side_effect=failing_save):
+            self.assertDatabaseFailure(
+                lambda: self.usb_api.remove_controller(
+                    self.ctxt, self.instance(server), added['index']),
+                server)
+
+    def test_save_fails_on_stopped_server_detach(self):
+        self.attach(self.server, self.key1)
+        server = self._stop_server(self.server)
+        with mock.patch('nova.objects.Instance.save',
+                        side_effect=failing_save):
+            self.assertDatabaseFailure(
+                lambda: self.detach(server, self.key1), server)
+
+    def test_definition_cleanup_fails_on_stopped_server_detach(self):
+        # The save made the detach; the stale definition is only logged
+        # (Nova writes it anew at the next start, without the device).
+        self.attach(self.server, self.key1)
+        server = self._stop_server(self.server)
+        with mock.patch.object(
+                fakelibvirt_usb.UsbDomain, 'detachDeviceFlags',
+                side_effect=fakelibvirt_usb._error('internal error', 1)):
+            self.detach(server, self.key1)
+        self.assertEqual([], [r.id for r in self.requests(server).devices])
+        self.assertIn('Could not drop USB device %s from the libvirt '
+                      'definition' % self.key1, self.stdlog.logger.output)
+        server = self._start_server(server)
+        self.assertEqual({}, helpers.hostdevs(self.live_xml(server)))
 
 
 class ConcurrencyTestCase(helpers.UsbTestBase):
@@ -165,3 +207,43 @@ class ConcurrencyTestCase(helpers.UsbTestBase):
         self.assertEqual(([], []), (errors, waited_in_vain))
         self.assertEqual({}, self.server_devices(slow))
         self.assertEqual({self.key2: 'attached'}, self.server_devices(other))
+
+
+class GiveBackFaultTestCase(helpers.Hotplug, helpers.UsbTestBase):
+    """A held device comes back and libvirt refuses a step of giving it
+    back: the requests and the claims stay, the error is logged, and the
+    device comes back when Nova next writes the domain.
+    """
+
+    def setUp(self):
+        super().setUp()
+        server = self._stop_server(self._create_server(networks='none'))
+        self.attach(server, self.key1, controller_model='qemu-xhci')
+        self.server = self._start_server(server)
+
+    def replug_while_libvirt_refuses(self, method):
+        before = self.snapshot(self.server)
+        key = self.unplug('1-1.1')
+        with mock.patch.object(
+                fakelibvirt_usb.UsbDomain, method,
+                side_effect=fakelibvirt_usb._error('internal error: '
+                                                   'refused', 1)):
+            self.plug(key, devnum=42)
+            self.wait_for(lambda: 'Could not give USB device %s back' %
+                          self.key1 in self.stdlog.logger.output,
+                          'the give-back to fail')
+        xml, requests, claims = before
+        self.assertEqual((requests, claims), self.snapshot(self.server)[1:])
+        return xml
+
+    def test_stale_device_detach_refused_changes_nothing(self):
+        xml = self.replug_while_libvirt_refuses('detachDeviceFlags')
+        self.assertEqual(xml, self.snapshot(self.server)[0])
+
+    def test_attach_refused_leaves_it_for_the_next_start(self):
+        self.replug_while_libvirt_refuses('attachDeviceFlags')
+        self._reboot_server(self.server, hard=True)
+        self.assertEqual(
+            ('0x1050', '0x0407', '1', '42'),
+            helpers.hostdevs(self.live_xml(self.server))[
+                usb_guest.device_alias(self.key1)][:4])

@@ -70,11 +70,19 @@ class UsbTestBase(base.UsbServersTestBase):
         self.assertEqual(before, self.snapshot(server))
 
     def snapshot(self, server):
+        """The server's USB host devices and controllers in the domain
+        (live and persistent), its stored requests (devices and
+        controllers) and the host's claims.
+        """
         instance = self.instance(server)
         xml = {}
         if instance.vm_state in ('active', 'paused'):
             xml['live'] = hostdevs(self.live_xml(server))
+            xml['live controllers'] = ports.topology_from_xml(
+                self.live_xml(server)).controllers
         xml['config'] = hostdevs(self.config_xml(server))
+        xml['config controllers'] = ports.topology_from_xml(
+            self.config_xml(server)).controllers
         return (xml, self.requests(server),
                 self.computes['compute1'].driver.usb.claims.snapshot())
 

@@ -47,8 +47,9 @@ class InvalidControllerPorts(NovaUsbException):
 
 class CorruptUsbRequests(NovaUsbException):
     msg_fmt = ("The stored USB requests (%(key)s) of this server cannot be "
-               "read: %(reason)s")
-    code = 500
+               "read: %(reason)s. Nothing was changed; an operator must "
+               "repair or remove them in the server's system metadata.")
+    code = 409
 
 
 class UsbInstanceInvalidState(NovaUsbException):
@@ -155,6 +156,19 @@ class UsbChangeInterrupted(NovaUsbException):
                "%(task_state)s) while its USB devices or controllers were "
                "being changed: the USB change was undone. Try again when "
                "that operation has finished.")
+    code = 409
+
+
+class UsbChangeNotSaved(NovaUsbException):
+    msg_fmt = ("The compute host could not save the change (its conductor "
+               "did not answer): it was undone. Try again later.")
+    code = 503
+
+
+class UsbDomainMissing(NovaUsbException):
+    msg_fmt = ("The server has no libvirt domain on its compute host (it is "
+               "being moved or deleted, or the host lost it): nothing was "
+               "changed.")
     code = 409
 
 

@@ -26,6 +26,7 @@ and the others). When one has started, the save fails as a whole
 
 from nova import exception as nova_exception
 from nova import objects
+import oslo_messaging as messaging
 
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
@@ -65,3 +66,12 @@ def save(context, instance, requests):
     except nova_exception.UnexpectedTaskStateError as e:
         raise exception.UsbChangeInterrupted(
             task_state=e.kwargs.get('actual', {}).get('task_state'))
+    except messaging.MessagingTimeout:
+        # Conductor did not answer: the save may have been made, only its
+        # answer lost. What is stored now tells.
+        try:
+            saved = load(read(context, instance.uuid)) == requests
+        except messaging.MessagingException:
+            saved = False
+        if not saved:
+            raise exception.UsbChangeNotSaved()

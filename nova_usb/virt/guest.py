@@ -94,16 +94,20 @@ class UsbGuest(object):
     """One server's domain, as nova-usb changes it."""
 
     def __init__(self, driver, instance):
+        """UsbDomainMissing when libvirt has no domain for the server."""
         self.instance = instance
         self._driver = driver
-        self._guest = driver._host.get_guest(instance)
+        try:
+            self._guest = driver._host.get_guest(instance)
+        except nova_exception.InstanceNotFound:
+            raise exception.UsbDomainMissing()
 
     @classmethod
     def find(cls, driver, instance):
         """The server's domain, or None when libvirt has none."""
         try:
             return cls(driver, instance)
-        except nova_exception.InstanceNotFound:
+        except exception.UsbDomainMissing:
             return None
 
     def xml(self, persistent=False):

@@ -1,0 +1,117 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Operations that move a server, or take it away for a while, and come
+back: each keeps its devices or releases them explicitly.
+"""
+
+from unittest import mock
+
+from nova.virt.libvirt import driver as libvirt_driver
+
+from nova_usb.virt import guest as usb_guest
+from tests.functional import test_attach_detach as helpers
+
+
+def _power_off_only(driver, context, instance, *args, **kwargs):
+    """As in Nova's own functional tests, no disk is copied here; the
+    guest stops as it would.
+    """
+    libvirt_driver.LibvirtDriver.power_off(driver, instance)
+    return '{}'
+
+
+_NO_DISK_COPY = mock.patch.object(
+    libvirt_driver.LibvirtDriver, 'migrate_disk_and_power_off',
+    _power_off_only)
+
+
+class MovesTestCase(helpers.UsbTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self._create_server(networks='none', host='compute1')
+        self.attach(self.server, self.key1)
+
+    def assertHeld(self, server, host='compute1'):
+        """The server has the key: requested, claimed by it on compute1,
+        live and persistent in its domain there.
+        """
+        self.assertEqual('compute1', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual({self.key1: 'attached'}, self.server_devices(server))
+        self.assertEqual(server['id'],
+                         self.host_device(self.key1)['server_id'])
+        for xml in (self.live_xml(server), self.config_xml(server)):
+            self.assertEqual([self.key1],
+                             list(usb_guest.hostdevs_in(xml)[0]))
+
+    def test_resize_on_the_same_host_then_revert(self):
+        self.flags(allow_resize_to_same_host=True)
+        flavor = next(f['id'] for f in self.api.get_flavors()
+                      if f['name'] != self.server['flavor']['original_name']
+                      and f['ram'] >= 512 and f['disk'] >= 1)
+        with _NO_DISK_COPY:
+            self._resize_server(self.server, flavor)
+        server = self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+        self.assertHeld(server)
+        server = self._revert_resize(server)
+        self.assertHeld(server)
+
+    def test_cold_migration_reverted_comes_back_with_the_device(self):
+        self.start_compute('compute2')
+        with _NO_DISK_COPY:
+            self._migrate_server(self.server, host='compute2')
+        server = self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+        self.assertEqual('compute2', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual({self.key1: 'missing'}, self.server_devices(server))
+        # Until the move is confirmed, compute1 keeps the device for it.
+        self.assertEqual(server['id'],
+                         self.host_device(self.key1)['server_id'])
+        with _NO_DISK_COPY:
+            server = self._revert_resize(server)
+        self.assertHeld(server)
+
+    def test_soft_delete_keeps_the_device_until_restore(self):
+        self.flags(reclaim_instance_interval=3600)
+        self.api.delete_server(self.server['id'])
+        server = self._wait_for_state_change(self.server, 'SOFT_DELETED')
+        # The server can come back: its device is kept for it.
+        self.assertEqual(server['id'],
+                         self.host_device(self.key1)['server_id'])
+        self.api.post_server_action(server['id'], {'restore': {}})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertHeld(server)
+        # Deleted for good: released.
+        self.api.delete_server(server['id'])
+        server = self._wait_for_state_change(server, 'SOFT_DELETED')
+        self.api.post_server_action(server['id'], {'forceDelete': None})
+        self._wait_until_deleted(server)
+        self.assertIsNone(self.host_device(self.key1)['server_id'])
+
+    def test_shelve_then_unshelve_onto_another_host(self):
+        self.start_compute('compute2')
+        self.flags(shelved_offload_time=0)
+        server = self._shelve_server(self.server)
+        # Offloaded: compute1 released it explicitly; the request stays.
+        self.assertIsNone(self.host_device(self.key1)['server_id'])
+        self.assertEqual([self.key1],
+                         [r.id for r in self.requests(server).devices])
+        self.api.post_server_action(
+            server['id'], {'unshelve': {'host': 'compute2'}})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('compute2', server['OS-EXT-SRV-ATTR:host'])
+        # compute2 has no such device: missing there, nothing of compute1
+        # in the domain.
+        self.assertEqual({self.key1: 'missing'}, self.server_devices(server))
+        self.assertEqual({}, usb_guest.hostdevs_in(
+            self.live_xml(server, host='compute2'))[0])
+        self.assertIsNone(self.host_device(self.key1)['server_id'])

@@ -232,6 +232,12 @@ class GiveBackFaultTestCase(helpers.Hotplug, helpers.UsbTestBase):
             self.wait_for(lambda: 'Could not give USB device %s back' %
                           self.key1 in self.stdlog.logger.output,
                           'the give-back to fail')
+            # The testbed may report the device twice: every give-back
+            # has ended while libvirt still refuses.
+            self.wait_for(lambda: not [
+                t for t in threading.enumerate()
+                if t.name.startswith('nova-usb-give-back-')],
+                'every give-back to end')
         xml, requests, claims = before
         self.assertEqual((requests, claims), self.snapshot(self.server)[1:])
         return xml

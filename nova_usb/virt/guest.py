@@ -110,6 +110,10 @@ class UsbGuest(object):
         except exception.UsbDomainMissing:
             return None
 
+    def is_running(self):
+        """Whether QEMU runs the domain (running or paused)."""
+        return self._guest.is_active()
+
     def xml(self, persistent=False):
         return self._guest.get_xml_desc(dump_inactive=persistent)
 

@@ -58,7 +58,9 @@ def reconcile(guest, requests, mode, usable_device):
     wanted = {r.id: r for r in requests.devices}
     persistent = guest.hostdevs(persistent=True)
     changed = []
-    if mode != states.LIVE:
+    # A server Nova thinks runs whose domain does not (the host rebooted):
+    # Nova starts it anew from the requests.
+    if mode != states.LIVE or not guest.is_running():
         for device_id in sorted(set(persistent) - set(wanted)):
             guest.detach_persistent(device_id)
             changed.append(device_id)

@@ -66,6 +66,14 @@ def parse_args(argv):
         '--state-dir',
         help='keep databases, configuration and logs here (new or empty '
              'directory; default: a temporary one, removed at exit)')
+    parser.add_argument(
+        '--database', metavar='URL',
+        help='a MySQL or MariaDB server for Nova\'s and placement\'s '
+             'databases, e.g. mysql+pymysql://USER:PASSWORD@127.0.0.1/NAME: '
+             'the sandbox creates NAME_api, NAME_cell0, NAME_cell1 and '
+             'NAME_placement there (none may exist) and drops them when it '
+             'stops, unless --state-dir is given (default: SQLite files in '
+             'the state directory)')
     parser.add_argument('--debug', action='store_true',
                         help='log at DEBUG in nova.log')
     return parser.parse_args(argv)
@@ -112,7 +120,8 @@ def main(argv=None):
     sandbox = launcher.Sandbox(
         host=args.host, port=args.port, state_dir=args.state_dir,
         demo_devices=args.demo_devices, libvirt=args.libvirt,
-        device_spec=args.device_spec, debug=args.debug)
+        device_spec=args.device_spec, debug=args.debug,
+        database=args.database)
     status = 0
     print('Starting nova-usb-sandbox (pid %d)' % os.getpid(), flush=True)
     try:

@@ -18,7 +18,8 @@ a compute node, so that what the sandbox runs can be read, copied and
 compared with a deployment: ``nova.conf``, ``placement.conf`` and
 ``api-paste.ini`` in the state directory. Nothing is read from /etc.
 
-The embedded defaults: SQLite databases in the state directory, the
+The embedded defaults: SQLite databases in the state directory (or the
+databases ``nova_usb.sandbox.mysql`` creates on a MySQL server), the
 in-process ('fake') oslo.messaging driver, no keystone (see
 ``nova_usb.sandbox.auth``), services reached on 127.0.0.1 only.
 """
@@ -146,22 +147,33 @@ class Settings(object):
     :param virt_type: libvirt's domain type, "kvm" or "qemu"
     :param device_spec: [usb] device_spec rules (JSON strings)
     :param debug: log at DEBUG
+    :param mysql: a nova_usb.sandbox.mysql.Server holding the databases,
+        or None for SQLite files in the state directory
     """
 
     def __init__(self, state_dir, host, base_url, virt_type='kvm',
-                 device_spec=(), debug=False):
+                 device_spec=(), debug=False, mysql=None):
         self.state_dir = state_dir
         self.host = host
         self.base_url = base_url
         self.virt_type = virt_type
         self.device_spec = list(device_spec)
         self.debug = debug
+        self.mysql = mysql
 
     def path(self, *parts):
         return os.path.join(self.state_dir, *parts)
 
     def sqlite(self, name):
         return 'sqlite:///' + self.path(name + '.sqlite')
+
+    def connection(self, name):
+        """The URL of database ``name`` (nova_api, nova_cell0, nova_cell1,
+        placement): a SQLite file, or a database on the MySQL server.
+        """
+        if self.mysql is not None:
+            return self.mysql.connection(name)
+        return self.sqlite(name)
 
     @property
     def nova_conf(self):
@@ -229,10 +241,10 @@ class Settings(object):
                 'api_paste_config': self.api_paste_ini,
             },
             'database': {
-                'connection': self.sqlite('nova_cell1'),
+                'connection': self.connection('nova_cell1'),
             },
             'api_database': {
-                'connection': self.sqlite('nova_api'),
+                'connection': self.connection('nova_api'),
             },
             'oslo_concurrency': {
                 'lock_path': self.path('locks'),
@@ -293,7 +305,7 @@ class Settings(object):
                 'auth_strategy': 'noauth2',
             },
             'placement_database': {
-                'connection': self.sqlite('placement'),
+                'connection': self.connection('placement'),
                 'sync_on_startup': 'True',
             },
         }
@@ -302,8 +314,11 @@ class Settings(object):
         """Write nova.conf, placement.conf and api-paste.ini."""
         for name in ('instances', 'locks'):
             os.makedirs(self.path(name), exist_ok=True)
-        _write(self.nova_conf, render(self.nova_sections()))
-        _write(self.placement_conf, render(self.placement_sections()))
+        # With a MySQL server, both hold its password: for this user only.
+        secret = self.mysql is not None
+        _write(self.nova_conf, render(self.nova_sections()), secret)
+        _write(self.placement_conf, render(self.placement_sections()),
+               secret)
         _write(self.api_paste_ini, API_PASTE_HEADER + render(API_PASTE))
 
 
@@ -327,6 +342,11 @@ def paste_sections(text):
     return {name: dict(parser[name]) for name in parser.sections()}
 
 
-def _write(path, text):
+def _write(path, text, secret=False):
+    if secret:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as out:
+            out.write(text)
+        return
     with open(path, 'w') as out:
         out.write(text)

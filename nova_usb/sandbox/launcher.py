@@ -16,9 +16,10 @@
 What runs, in start order:
 
 * the databases: Nova's API database, cell0 and cell1 and placement's, as
-  SQLite files in the state directory, created by Nova's and placement's
-  own migrations; cell0 and cell1 are mapped as ``nova-manage cell_v2
-  map_cell0`` and ``create_cell`` do (the same code);
+  SQLite files in the state directory, or new databases on a MySQL server
+  (``--database``, nova_usb.sandbox.mysql), created by Nova's and
+  placement's own migrations; cell0 and cell1 are mapped as ``nova-manage
+  cell_v2 map_cell0`` and ``create_cell`` do (the same code);
 * placement (the openstack-placement WSGI application, on its own
   noauth2);
 * the embedded stand-ins Nova needs and the sandbox has no room for: an
@@ -127,6 +128,7 @@ class Facts(object):
         self.usb = None                 # 'host' or 'recorded'
         self.usb_devices = 0
         self.assignable = []            # ids of the assignable devices
+        self.databases = None           # where, when not SQLite files
         self.nova_version = None
         self.start_seconds = None
 
@@ -135,7 +137,7 @@ class Sandbox(object):
 
     def __init__(self, host='sandbox', port=0, state_dir=None,
                  demo_devices=False, libvirt='auto', device_spec=(),
-                 debug=False):
+                 debug=False, database=None):
         self.host = host
         self.port = port
         self.keep_state = state_dir is not None
@@ -144,6 +146,8 @@ class Sandbox(object):
         self.libvirt_choice = libvirt
         self.device_spec = list(device_spec)
         self.debug = debug
+        self.database = database
+        self.mysql = None
         self.facts = Facts()
         self.settings = None
         self.harness = Harness()
@@ -158,6 +162,12 @@ class Sandbox(object):
     def start(self, progress=lambda message: None):
         began = time.monotonic()
         _check_requirements()
+        if self.database is not None:
+            from nova_usb.sandbox import mysql
+            try:
+                self.mysql = mysql.Server(self.database)
+            except mysql.Unusable as error:
+                raise StartError(str(error))
         self._make_state_dir()
         from nova_usb.sandbox import web
         # Serving from the start: nova-compute and nova-conductor talk to
@@ -173,14 +183,15 @@ class Sandbox(object):
             device_spec = device_spec or list(demo.DEVICE_SPEC)
         self.settings = sandbox_config.Settings(
             self.state_dir, self.host, self.web.url, virt_type=virt_type,
-            device_spec=device_spec, debug=self.debug)
+            device_spec=device_spec, debug=self.debug, mysql=self.mysql)
         self.settings.write()
         self._configure_nova()
         progress('Nova %s configured: %s' % (self.facts.nova_version,
                                              self.settings.nova_conf))
         self._one_message_bus()
         self._databases()
-        progress('databases created')
+        progress('databases created%s' % (
+            ' on %s' % self.mysql.shown() if self.mysql else ''))
         self._placement()
         self._stand_ins()
         self._flavor()
@@ -288,6 +299,28 @@ class Sandbox(object):
 
     def _databases(self):
         from nova.cmd import manage
+
+        if self.mysql is not None:
+            self._mysql_databases()
+        else:
+            self._sqlite_databases()
+        commands = manage.CellV2Commands()
+        with contextlib.redirect_stdout(_LogWriter()):
+            if commands.map_cell0(
+                    self.settings.connection('nova_cell0')) != 0:
+                raise StartError('nova-manage cell_v2 map_cell0 failed')
+            if self.mysql is not None and manage.DbCommands().sync() not in (
+                    None, 0):
+                # nova-manage db sync: cell0, then cell1 ([database]).
+                raise StartError('nova-manage db sync failed')
+            if commands.create_cell(
+                    name='cell1', transport_url='fake:/',
+                    database_connection=self.settings.connection(
+                        'nova_cell1'),
+                    verbose=True) != 0:
+                raise StartError('nova-manage cell_v2 create_cell failed')
+
+    def _sqlite_databases(self):
         from nova.db.main import api as main_db_api
         from nova.db import migration
         from nova.tests import fixtures as nova_fixtures
@@ -311,16 +344,23 @@ class Sandbox(object):
                 contextlib.closing(sqlite3.connect(
                     self.settings.path('nova_cell0.sqlite'))) as cell0:
             cell1.backup(cell0)
-        commands = manage.CellV2Commands()
+
+    def _mysql_databases(self):
+        """New databases on the server, then nova-manage api_db sync; the
+        cells' schemas come after map_cell0, as in a deployment. No write
+        lock: the server has many writers at once.
+        """
+        from nova.cmd import manage
+        from nova_usb.sandbox import mysql
+        try:
+            self.mysql.create()
+        except mysql.Unusable as error:
+            raise StartError(str(error))
+        self.facts.databases = 'MySQL server %s: %s' % (
+            self.mysql.shown(), ', '.join(self.mysql.databases()))
         with contextlib.redirect_stdout(_LogWriter()):
-            if commands.map_cell0(
-                    self.settings.sqlite('nova_cell0')) != 0:
-                raise StartError('nova-manage cell_v2 map_cell0 failed')
-            if commands.create_cell(
-                    name='cell1', transport_url='fake:/',
-                    database_connection=self.settings.sqlite('nova_cell1'),
-                    verbose=True) != 0:
-                raise StartError('nova-manage cell_v2 create_cell failed')
+            if manage.ApiDbCommands().sync() not in (None, 0):
+                raise StartError('nova-manage api_db sync failed')
 
     def _placement(self):
         from oslo_config import cfg
@@ -439,7 +479,8 @@ class Sandbox(object):
         """Stop everything started, last first; never raises.
 
         The state directory goes too, unless it was given or keep_state
-        (a sandbox that failed keeps its logs).
+        (a sandbox that failed keeps its logs). Databases on a MySQL server
+        are dropped unless the state directory was given.
         """
         if self._stopped:
             return
@@ -466,6 +507,11 @@ class Sandbox(object):
         steps.append(('stand-ins and patches', self.harness.cleanup))
         if self.libvirtd is not None:
             steps.append(('libvirtd', self.libvirtd.stop))
+        if self.mysql is not None and self.mysql.created and self.keep_state:
+            LOG.info('Databases kept with the state: %s on %s',
+                     ', '.join(self.mysql.created), self.mysql.shown())
+        elif self.mysql is not None:
+            steps.append(('databases', self._drop_databases))
         for name, step in steps:
             began = time.monotonic()
             try:
@@ -475,6 +521,22 @@ class Sandbox(object):
             LOG.info('Stopped %s in %.1f s', name, time.monotonic() - began)
         if not (self.keep_state or keep_state) and self.state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _drop_databases(self):
+        # Every connection Nova holds goes first: a DROP waits for the
+        # locks of a connection's open transaction.
+        from nova import context as nova_context
+        from nova.db.api import api as api_db_api
+        from nova.db.main import api as main_db_api
+        managers = [api_db_api.context_manager,
+                    main_db_api.context_manager]
+        managers += [cell[0] for cell in nova_context.CELL_CACHE.values()]
+        for manager in managers:
+            try:
+                manager.writer.get_engine().dispose()
+            except Exception:  # the DROP is bounded anyway
+                LOG.exception('Could not close a database engine')
+        self.mysql.drop()
 
 
 class _EndOfEvents(BaseException):

@@ -68,7 +68,8 @@ def parts(facts):
         ('conductor, scheduler', 'REAL', 'Nova\'s services'),
         ('nova-compute', 'REAL', 'Nova\'s libvirt driver with nova-usb\'s'),
         ('placement', 'REAL', 'openstack-placement'),
-        ('databases', 'REAL', 'SQLite files in the state directory'),
+        ('databases', 'REAL', facts.databases or
+         'SQLite files in the state directory'),
         ('messaging', 'REAL', 'oslo.messaging, in-process driver'),
     ]
     if facts.hypervisor == 'libvirt':

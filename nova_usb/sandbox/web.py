@@ -34,6 +34,11 @@ class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog. socketserver's default, 5, is for toy servers:
+    # when a few dozen clients connect at once (the accept loop runs in
+    # one thread), the kernel's queue overflows and connections are reset.
+    # Web servers in front of nova-api keep more (uWSGI 100, Apache 511).
+    request_queue_size = 128
 
 
 class _Handler(simple_server.WSGIRequestHandler):

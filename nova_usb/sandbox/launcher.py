@@ -15,11 +15,8 @@
 
 What runs, in start order:
 
-* the databases: Nova's API database, cell0 and cell1 and placement's, as
-  SQLite files in the state directory, or new databases on a MySQL server
-  (``--database``, nova_usb.sandbox.mysql), created by Nova's and
-  placement's own migrations; cell0 and cell1 are mapped as ``nova-manage
-  cell_v2 map_cell0`` and ``create_cell`` do (the same code);
+* the databases, SQLite files or on a MySQL server (``--database``), as
+  nova_usb.sandbox.databases makes them;
 * placement (the openstack-placement WSGI application, on its own
   noauth2);
 * the embedded stand-ins Nova needs and the sandbox has no room for: an
@@ -40,17 +37,16 @@ failed on the way.
 """
 
 import contextlib
-import io
 import logging as py_logging
 import os
 import shutil
 import socket
-import sqlite3
 import tempfile
 import threading
 import time
 
 from nova_usb.sandbox import config as sandbox_config
+from nova_usb.sandbox import databases
 
 LOG = py_logging.getLogger(__name__)
 
@@ -298,69 +294,13 @@ class Sandbox(object):
         self.harness.stub_out('nova.rpc.create_transport', create_transport)
 
     def _databases(self):
-        from nova.cmd import manage
-
-        if self.mysql is not None:
-            self._mysql_databases()
-        else:
-            self._sqlite_databases()
-        commands = manage.CellV2Commands()
-        with contextlib.redirect_stdout(_LogWriter()):
-            if commands.map_cell0(
-                    self.settings.connection('nova_cell0')) != 0:
-                raise StartError('nova-manage cell_v2 map_cell0 failed')
-            if self.mysql is not None and manage.DbCommands().sync() not in (
-                    None, 0):
-                # nova-manage db sync: cell0, then cell1 ([database]).
-                raise StartError('nova-manage db sync failed')
-            if commands.create_cell(
-                    name='cell1', transport_url='fake:/',
-                    database_connection=self.settings.connection(
-                        'nova_cell1'),
-                    verbose=True) != 0:
-                raise StartError('nova-manage cell_v2 create_cell failed')
-
-    def _sqlite_databases(self):
-        from nova.db.main import api as main_db_api
-        from nova.db import migration
-        from nova.tests import fixtures as nova_fixtures
-
-        names = ('nova_api', 'nova_cell0', 'nova_cell1')
-        for name in names:
-            # Write-ahead logging: readers never wait for the writer.
-            with contextlib.closing(sqlite3.connect(
-                    self.settings.path(name + '.sqlite'))) as conn:
-                conn.execute('PRAGMA journal_mode=WAL')
-        # SQLite has one writer per file: Nova's services in one process
-        # take turns per database, as in Nova's functional tests.
-        self.harness.useFixture(nova_fixtures.DatabaseWriteLock())
-        migration.db_sync(database='api')
-        migration.db_sync(database='main')
-        main_db_api.get_engine().dispose()
-        # cell0 has the main schema: a copy of the fresh cell1 database
-        # (SQLite's backup API, consistent whatever the WAL holds).
-        with contextlib.closing(sqlite3.connect(
-                self.settings.path('nova_cell1.sqlite'))) as cell1, \
-                contextlib.closing(sqlite3.connect(
-                    self.settings.path('nova_cell0.sqlite'))) as cell0:
-            cell1.backup(cell0)
-
-    def _mysql_databases(self):
-        """New databases on the server, then nova-manage api_db sync; the
-        cells' schemas come after map_cell0, as in a deployment. No write
-        lock: the server has many writers at once.
-        """
-        from nova.cmd import manage
-        from nova_usb.sandbox import mysql
         try:
-            self.mysql.create()
-        except mysql.Unusable as error:
+            databases.create(self.settings, self.mysql, self.harness)
+        except databases.Unusable as error:
             raise StartError(str(error))
-        self.facts.databases = 'MySQL server %s: %s' % (
-            self.mysql.shown(), ', '.join(self.mysql.databases()))
-        with contextlib.redirect_stdout(_LogWriter()):
-            if manage.ApiDbCommands().sync() not in (None, 0):
-                raise StartError('nova-manage api_db sync failed')
+        if self.mysql is not None:
+            self.facts.databases = 'MySQL server %s: %s' % (
+                self.mysql.shown(), ', '.join(self.mysql.databases()))
 
     def _placement(self):
         from oslo_config import cfg
@@ -511,7 +451,7 @@ class Sandbox(object):
             LOG.info('Databases kept with the state: %s on %s',
                      ', '.join(self.mysql.created), self.mysql.shown())
         elif self.mysql is not None:
-            steps.append(('databases', self._drop_databases))
+            steps.append(('databases', lambda: databases.drop(self.mysql)))
         for name, step in steps:
             began = time.monotonic()
             try:
@@ -521,22 +461,6 @@ class Sandbox(object):
             LOG.info('Stopped %s in %.1f s', name, time.monotonic() - began)
         if not (self.keep_state or keep_state) and self.state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    def _drop_databases(self):
-        # Every connection Nova holds goes first: a DROP waits for the
-        # locks of a connection's open transaction.
-        from nova import context as nova_context
-        from nova.db.api import api as api_db_api
-        from nova.db.main import api as main_db_api
-        managers = [api_db_api.context_manager,
-                    main_db_api.context_manager]
-        managers += [cell[0] for cell in nova_context.CELL_CACHE.values()]
-        for manager in managers:
-            try:
-                manager.writer.get_engine().dispose()
-            except Exception:  # the DROP is bounded anyway
-                LOG.exception('Could not close a database engine')
-        self.mysql.drop()
 
 
 class _EndOfEvents(BaseException):
@@ -572,12 +496,3 @@ def _bounded(function, timeout):
         if thread.is_alive():
             LOG.warning('%s did not finish within %d s', function, timeout)
     return run
-
-
-class _LogWriter(io.TextIOBase):
-    """nova-manage prints; the sandbox logs it."""
-
-    def write(self, text):
-        if text.strip():
-            LOG.info('nova-manage: %s', text.strip())
-        return len(text)

@@ -4,6 +4,15 @@
 #
 #   tools/mariadb.sh start   # starts mariadbd unless one already answers
 #   tools/mariadb.sh stop    # stops the mariadbd this script started, by pid
+#   tools/mariadb.sh run COMMAND [ARG...]
+#                            # COMMAND with NOVA_USB_REQUIRE_MYSQL=1 (the
+#                            # database tests fail instead of skipping),
+#                            # with a MariaDB that answers: the one running
+#                            # already (left running, as tools/run-suites.sh
+#                            # starts it for every suite), or one started for
+#                            # COMMAND and stopped when it ends; exits with
+#                            # COMMAND's status (tox -e py3 runs the unit
+#                            # tests so)
 #
 # Needs root (as a test machine's CI does); without systemd.
 set -euo pipefail
@@ -49,4 +58,21 @@ stop() {
     echo "MariaDB stopped (pid $pid)"
 }
 
-"$1"
+run() {
+    local started=0 status=0
+    answers || started=1
+    start
+    if [ "$started" = 1 ]; then
+        # A subshell: stop's "exit 0" must not end this script.
+        trap '( stop )' EXIT
+        trap 'exit 130' INT TERM
+    fi
+    NOVA_USB_REQUIRE_MYSQL=1 "$@" || status=$?
+    exit "$status"
+}
+
+case "${1:-}" in
+    start|stop) "$1" ;;
+    run) shift; run "$@" ;;
+    *) echo "usage: $0 start|stop|run COMMAND [ARG...]" >&2; exit 2 ;;
+esac

@@ -5,9 +5,10 @@
 # Suites: style (flake8), unit (with the opportunistic database tests on a
 # real MariaDB that this script starts and stops), umockdev (real libudev on
 # recorded devices, under umockdev-wrapper), functional (Nova's own services
-# in one process with the nova-usb driver, on recorded devices) and
-# integration (real libvirtd + QEMU, one test process since it owns the
-# daemon it starts) and sandbox (nova-usb-sandbox --demo-devices as a
+# in one process with the nova-usb driver, on recorded devices),
+# nova-libvirt (Nova's own libvirt functional tests with the nova-usb
+# driver) and integration (real libvirtd + QEMU, one test process since it
+# owns the daemon it starts) and sandbox (nova-usb-sandbox --demo-devices as a
 # subprocess, driven with the real openstack CLI, then stopped by SIGINT)
 # and e2e (a nested test host with emulated USB devices: real passthrough
 # through nova-usb's driver and through the openstack CLI). Before e2e, load:
@@ -53,6 +54,7 @@ suite docs sphinx-build -W -q -b html doc/source doc/build/html
 suite unit stestr --test-path ./tests/unit run
 suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
 suite functional umockdev-wrapper stestr --test-path ./tests/functional run
+suite nova-libvirt stestr --test-path ./tests/nova_libvirt run
 suite integration stestr --test-path ./tests/integration run --concurrency 1
 suite sandbox stestr --test-path ./tests/sandbox run --concurrency 1
 suite load stestr --test-path ./tests/load run --concurrency 1

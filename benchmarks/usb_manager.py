@@ -35,6 +35,9 @@ never runs under it).
     them as nova-compute does at start-up). Claims are a dictionary: it
     should stay flat.
 
+Then reading a server and saving its requests are timed alone, to show
+how much of (a) and (b) is the database.
+
 Run from the top of the repository (root: it uses qemu:///system, starting
 libvirtd when it is not running and stopping what it started)::
 
@@ -263,6 +266,26 @@ def claim_check(bench, repetitions, warmup):
                        repetitions=repetitions, warmup=warmup)
 
 
+def database_parts(bench, repetitions):
+    """Reading a server and saving its requests, each timed alone (what
+    nova-usb does with the database in (a) and (b)).
+    """
+    server = nova_db.create_server(bench.context, 'bench-host-parts',
+                                   'stopped')
+    one = usb_requests.UsbRequests(devices=(usb_requests.DeviceRequest(
+        '00000000-0000-0000-0000-000000000000', '1050', '0407'),))
+    reads, saves = [], []
+    for number in range(repetitions):
+        # As a change does: the server read, then saved from that copy.
+        began = time.perf_counter()
+        read = server_requests.read(bench.context, server.uuid)
+        reads.append(time.perf_counter() - began)
+        saves.append(_timed(server_requests.save, bench.context, read,
+                            one if number % 2 else
+                            usb_requests.UsbRequests()))
+    return reads, saves
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repetitions', type=int, default=30)
@@ -277,6 +300,7 @@ def main():
         bench = Bench(workdir)
         ours, bare = live_attach(bench, args.repetitions, args.warmup)
         few, many = claim_check(bench, args.repetitions, args.warmup)
+        reads, saves = database_parts(bench, args.repetitions)
     finally:
         if bench is not None:
             bench.close()
@@ -295,6 +319,12 @@ def main():
     print('    500 other holders:    median %8.3f ms' % _median_ms(many))
     print('    ratio 500/1:          %.2f' % (
         statistics.median(many) / statistics.median(few)))
+    print('nova-usb and the database, each timed alone, %d rounds' %
+          args.repetitions)
+    print('    read a server:        median %8.3f ms  (1 per change, in (a) '
+          'and (b))' % _median_ms(reads))
+    print('    save its requests:    median %8.3f ms  (read again + '
+          'Instance.save; 1 per change, in (b))' % _median_ms(saves))
 
 
 if __name__ == '__main__':

@@ -15,8 +15,9 @@ same libvirt calls made bare.
 
 It runs on the nested test host (a kernel with USB, real libvirtd, a
 running diskless guest with a persistent definition), where a stick
-really goes into the guest's QEMU and comes back. Each round, in turn
-first, second and last, passes the same stick through three ways:
+really goes into the guest's QEMU and comes back. Each round passes the
+same stick through four ways, each going first, second, third and last in
+turn:
 
 * nova-usb: ``UsbManager.attach_device`` then ``detach_device`` on a real
   server: an Instance in Nova's database (SQLite with Nova's schema,
@@ -26,6 +27,10 @@ first, second and last, passes the same stick through three ways:
   XML, calls libvirt with AFFECT_LIVE|AFFECT_CONFIG (through Nova's
   libvirt driver, whose detach waits for libvirt's device-removed event),
   and saves the server's requests to the database (timed with the rest);
+* its libvirt calls alone: the same attach and detach through
+  ``UsbGuest`` (nova-usb's adapter of Nova's libvirt ``Guest``, and Nova's
+  detach that waits for the event), without the database, locks, checks
+  and port model: what calling libvirt through Nova's driver costs;
 * bare virsh: ``virsh attach-device DOM FILE --live --config`` with the
   hostdev XML nova-usb writes, then ``virsh detach-device DOM FILE --live
   --config`` and waiting for libvirt's device-removed event;
@@ -38,9 +43,9 @@ Every way changes the live domain and its persistent definition alike and
 waits for the same event; each round checks that the stick was in the
 guest's QEMU (``info usb``) after every attach, and gone from both
 definitions (and, for nova-usb, from the stored requests) after every
-detach. Medians of attach, detach and their sum are printed with the
-ratios nova-usb / bare virsh and nova-usb / bare API, then the parts of
-nova-usb's extra time measured alone (database, live XML).
+detach. Medians of attach, detach and their sum are printed for each
+way, with the ratios of the sums to bare virsh and to the bare API, then
+the parts of nova-usb's extra time measured alone (database, live XML).
 
 Run it (root; builds and boots the nested host, as ``tox -e e2e``)::
 
@@ -112,7 +117,7 @@ def _run(args, workdir):
     stick = next(d for d in manager.inventory.devices()
                  if d.serial == STICK_SERIAL)
     alias = usb_guest.device_alias(stick.id)
-    ways = ('nova-usb', 'bare virsh', 'bare API')
+    ways = ('nova-usb', 'libvirt part', 'bare virsh', 'bare API')
     timings = {(way, step): [] for way in ways
                for step in ('attach', 'detach')}
 
@@ -177,6 +182,21 @@ def _run(args, workdir):
         both = (libvirt.VIR_DOMAIN_AFFECT_LIVE |
                 libvirt.VIR_DOMAIN_AFFECT_CONFIG)
 
+        usb = usb_guest.UsbGuest(driver, instance)
+        hostdev = usb_guest.make_hostdev(stick, port)
+
+        def libvirt_part():
+            began = time.perf_counter()
+            usb.attach(hostdev)
+            attached = time.perf_counter()
+            ok = in_guest()
+            detach_began = time.perf_counter()
+            usb.detach(stick.id)
+            timings['libvirt part', 'attach'].append(attached - began)
+            timings['libvirt part', 'detach'].append(time.perf_counter() -
+                                                     detach_began)
+            return ok and gone()
+
         def bare_virsh():
             return bare(
                 'bare virsh',
@@ -191,9 +211,9 @@ def _run(args, workdir):
                 lambda: dom.attachDeviceFlags(hostdev_xml, both),
                 lambda: dom.detachDeviceFlags(hostdev_xml, both))
 
-        order = [through_nova_usb, bare_virsh, bare_api]
+        order = [through_nova_usb, libvirt_part, bare_virsh, bare_api]
         for number in range(args.rounds):
-            # Each way goes first, second and last in turn.
+            # Each way goes first, second, third and last in turn.
             order = order[1:] + order[:1]
             for way in order:
                 if not way():
@@ -246,6 +266,12 @@ def _parts(context, driver, instance, manager, stick):
     return {name: _median(values) for name, values in parts.items()}
 
 
+NAMES = {'nova-usb': 'nova-usb (UsbManager)',
+         'libvirt part': 'its libvirt calls (UsbGuest)',
+         'bare virsh': 'bare virsh',
+         'bare API': 'bare API (libvirt-python)'}
+
+
 def _report(rounds, timings, ways, parts):
     lines = ['(d) live USB passthrough on the nested host, %d rounds '
              '(stick %s behind a hub), LIVE|CONFIG every way' % (
@@ -257,16 +283,16 @@ def _report(rounds, timings, ways, parts):
     def both(way):
         return median(way, 'attach') + median(way, 'detach')
 
-    lines.append('  %-7s %9s %11s %9s   %14s %12s' % (
-        '', 'nova-usb', 'bare virsh', 'bare API', 'ratio to virsh',
-        'ratio to API'))
-    for step in ('attach', 'detach', 'both'):
-        got = {way: both(way) if step == 'both' else median(way, step)
-               for way in ways}
-        lines.append('  %-7s %7.3f s %9.3f s %7.3f s   %14.2f %12.2f' % (
-            step, got['nova-usb'], got['bare virsh'], got['bare API'],
-            got['nova-usb'] / got['bare virsh'],
-            got['nova-usb'] / got['bare API']))
+    lines.append('  %-30s %9s %9s %9s %9s %7s' % (
+        'medians', 'attach', 'detach', 'both', 'to virsh', 'to API'))
+    for way in ways:
+        lines.append('  %-30s %7.3f s %7.3f s %7.3f s %9.2f %7.2f' % (
+            NAMES[way], median(way, 'attach'), median(way, 'detach'),
+            both(way), both(way) / both('bare virsh'),
+            both(way) / both('bare API')))
+    lines.append('  nova-usb / bare API: attach %.2f, detach %.2f' % (
+        median('nova-usb', 'attach') / median('bare API', 'attach'),
+        median('nova-usb', 'detach') / median('bare API', 'detach')))
     lines.append('  nova-usb\'s parts, each timed alone (medians of %d):'
                  % PARTS_ROUNDS)
     lines.append('    read the server (Instance.get_by_uuid)  %7.3f s  '

@@ -42,7 +42,7 @@ def add_to_guest_config(guest, requests, devices):
         guest.add_device(usb_config.LibvirtConfigGuestUSBController(
             index=request.index, model=request.model, ports=request.ports))
     addresses, _ = ports.plan_ports(
-        ports.topology_from_xml(guest.to_xml()),
+        ports.topology_from_config(guest),
         [request.controller_model for request, _ in devices])
     for (_, device), address in zip(devices, addresses):
         guest.add_device(usb_guest.make_hostdev(device, address))

@@ -121,10 +121,23 @@ def _usb_port_kind(element):
 
 def topology_from_xml(domain_xml):
     """The USB topology of a domain, from libvirt's domain XML."""
-    root = etree.fromstring(domain_xml)
-    devices = root.find('devices')
+    devices = etree.fromstring(domain_xml).find('devices')
     if devices is None:
         return UsbTopology((), (), ())
+    return topology_from_elements(devices)
+
+
+def topology_from_config(guest):
+    """The USB topology of a LibvirtConfigGuest (a domain Nova is about
+    to write), from its devices alone: nothing else of the domain is
+    formatted, and nothing is serialised and parsed back.
+    """
+    return topology_from_elements(device.format_dom()
+                                  for device in guest.devices)
+
+
+def topology_from_elements(devices):
+    """The USB topology of a domain's ``<devices>`` children."""
     found = []
     used = []
     unaddressed = []
@@ -201,11 +214,16 @@ def plan_ports(topology, device_models):
     port the start takes.
     """
     addresses = []
+    free = {}  # model -> its free ports, computed once
+    taken = set()
     for model in device_models:
         address = None
         if model:
-            address = next((p for p in topology.free_ports(model)
-                            if p not in addresses), None)
+            if model not in free:
+                free[model] = topology.free_ports(model)
+            address = next((p for p in free[model] if p not in taken),
+                           None)
+            taken.add(address)
         addresses.append(address)
     explicit = [a for a in addresses if a is not None]
     waiting = len(topology.unaddressed) + addresses.count(None)

@@ -44,7 +44,7 @@ sys.path.insert(0, ROOT)
 # nova-compute's default one, native threads, as tox does.
 os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
 
-from nova_usb.sandbox import umockdev as testbed_mod  # noqa: E402
+from nova_usb_sandbox import umockdev as testbed_mod  # noqa: E402
 from tests.fixtures import usbgen  # noqa: E402
 
 SYS_USB_DEVICES = '/sys/bus/usb/devices'

@@ -53,8 +53,8 @@ from nova.virt.libvirt import blockinfo  # noqa: E402
 from nova.virt.libvirt import config as nova_config  # noqa: E402
 from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
 
-from nova_usb.sandbox import umockdev as testbed  # noqa: E402
 from nova_usb.virt import config as usb_config  # noqa: E402
+from nova_usb_sandbox import umockdev as testbed  # noqa: E402
 from tests.fixtures import usbgen  # noqa: E402
 from tests.functional import base  # noqa: E402
 

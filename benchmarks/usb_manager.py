@@ -68,10 +68,10 @@ from benchmarks import nova_db  # noqa: E402
 from nova_usb.db import requests as usb_requests  # noqa: E402
 from nova_usb.db import server_requests  # noqa: E402
 from nova_usb import exception  # noqa: E402
-from nova_usb.sandbox import umockdev as testbed_mod  # noqa: E402
 from nova_usb.virt import devspec  # noqa: E402
 from nova_usb.virt import guest as usb_guest  # noqa: E402
 from nova_usb.virt import manager as usb_manager  # noqa: E402
+from nova_usb_sandbox import umockdev as testbed_mod  # noqa: E402
 from tests.e2e.guest import nested  # noqa: E402
 from tests.fixtures import usbgen  # noqa: E402
 from tests.integration import libvirtd  # noqa: E402

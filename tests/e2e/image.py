@@ -22,8 +22,9 @@ the new root file system, so nothing inside the VM downloads anything):
   only on the package list below, requirements, constraints and setup.cfg,
   and is kept under a name hashed from them, so that reruns in the same
   checkout skip it; a new checkout builds it again (nothing needs the cache).
-* per run: a copy of ``base/`` with this checkout's nova-usb wheel, its
-  tests and the guest's init, written into an ext4 image (``root.img``);
+* per run: a copy of ``base/`` with this checkout's nova-usb and
+  nova-usb-sandbox wheels, its tests and the guest's init, written into an
+  ext4 image (``root.img``);
   the uncompressed kernel (``vmlinux``, booted directly: decompressing under
   TCG costs seconds) and a busybox initramfs that mounts the root disk.
 """
@@ -59,7 +60,11 @@ PACKAGES = (
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic',
                      '9pnet_virtio', '9p')
 GUEST_ONLY_WHEELS = ('async-timeout',)
-HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg')
+HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg',
+                'sandbox/requirements.txt', 'sandbox/setup.cfg')
+# This checkout's distributions: nova-usb and nova-usb-sandbox.
+DISTRIBUTIONS = (TOP, os.path.join(TOP, 'sandbox'))
+OWN_WHEELS = ('nova_usb-*.whl', 'nova_usb_sandbox-*.whl')
 
 
 class BuildError(Exception):
@@ -100,17 +105,17 @@ def base_key(command):
 
 
 def build_wheels(wheelhouse, log, dependencies):
-    """nova-usb's wheel, and with dependencies=True all it needs."""
+    """This checkout's wheels, and with dependencies=True all they need."""
     os.makedirs(wheelhouse, exist_ok=True)
     args = [sys.executable, '-m', 'pip', 'wheel', '--quiet',
             '--wheel-dir', wheelhouse,
             '-c', os.path.join(TOP, 'constraints.txt')]
     if not dependencies:
-        _run(args + ['--no-deps', TOP], log)
+        _run(args + ['--no-deps'] + list(DISTRIBUTIONS), log)
         return
     # The guest's Python is Debian's 3.11.2, for which redis also needs
     # async-timeout (python_full_version < "3.11.3").
-    _run(args + [TOP + '[sandbox]'] + list(GUEST_ONLY_WHEELS), log)
+    _run(args + list(DISTRIBUTIONS) + list(GUEST_ONLY_WHEELS), log)
 
 
 def build_base(cache_dir, log):
@@ -135,8 +140,9 @@ def build_base(cache_dir, log):
         shutil.rmtree(stale)
     shutil.rmtree(wheelhouse, ignore_errors=True)
     build_wheels(wheelhouse, log, dependencies=True)
-    for wheel in glob.glob(os.path.join(wheelhouse, 'nova_usb-*.whl')):
-        os.unlink(wheel)
+    for pattern in OWN_WHEELS:
+        for wheel in glob.glob(os.path.join(wheelhouse, pattern)):
+            os.unlink(wheel)
     _run(command + ['bookworm', base] + sources, log)
     open(os.path.join(base, '.complete'), 'w').close()
     shutil.rmtree(wheelhouse)
@@ -241,11 +247,15 @@ def build(work_dir, log):
     _run(['cp', '-a', '--reflink=auto', base, root], log)
     wheelhouse = os.path.join(run_dir, 'wheels')
     build_wheels(wheelhouse, log, dependencies=False)
-    wheel, = glob.glob(os.path.join(wheelhouse, 'nova_usb-*.whl'))
-    shutil.copy(wheel, os.path.join(root, 'tmp'))
+    wheels = []
+    for pattern in OWN_WHEELS:
+        wheel, = glob.glob(os.path.join(wheelhouse, pattern))
+        shutil.copy(wheel, os.path.join(root, 'tmp'))
+        wheels.append('/tmp/' + os.path.basename(wheel))
     _run(['chroot', root, VENV + '/bin/pip', 'install', '--quiet',
-          '--no-index', '--no-deps', '/tmp/' + os.path.basename(wheel)], log)
-    os.unlink(os.path.join(root, 'tmp', os.path.basename(wheel)))
+          '--no-index', '--no-deps'] + wheels, log)
+    for wheel in wheels:
+        os.unlink(os.path.join(root, wheel.lstrip('/')))
     # The tests and benchmarks the guest runs, from this checkout.
     source = os.path.join(root, SOURCE.lstrip('/'))
     os.makedirs(source)

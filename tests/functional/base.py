@@ -34,9 +34,9 @@ from nova_usb import conf  # noqa: F401  (registers the [usb] options)
 from nova_usb.db import requests as usb_requests
 from nova_usb import policy as usb_policy
 from nova_usb import rpc as usb_rpc
-from nova_usb.sandbox import fakelibvirt_usb
-from nova_usb.sandbox import umockdev as umockdev_testbed
 from nova_usb.virt import usb_device
+from nova_usb_sandbox import fakelibvirt_usb
+from nova_usb_sandbox import umockdev as umockdev_testbed
 from tests.fixtures import usbgen
 
 API_PASTE_INI = os.path.join(

@@ -18,8 +18,8 @@ from unittest import mock
 from oslo_db import exception as db_exception
 
 from nova_usb import exception
-from nova_usb.sandbox import fakelibvirt_usb
 from nova_usb.virt import guest as usb_guest
+from nova_usb_sandbox import fakelibvirt_usb
 from tests.functional import test_attach_detach as helpers
 
 

@@ -34,9 +34,9 @@ from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
-from nova_usb.sandbox import fakelibvirt_usb
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import turns
+from nova_usb_sandbox import fakelibvirt_usb
 from tests.fixtures import polling
 from tests.functional import test_attach_detach as helpers
 

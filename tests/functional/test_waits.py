@@ -21,7 +21,7 @@ import oslo_messaging as messaging
 
 from nova_usb import exception
 from nova_usb import rpc as usb_rpc
-from nova_usb.sandbox import fakelibvirt_usb
+from nova_usb_sandbox import fakelibvirt_usb
 from tests.functional import test_attach_detach as helpers
 
 

@@ -35,7 +35,7 @@ import libvirt
 from lxml import etree
 from oslotest import base
 
-from nova_usb.sandbox import libvirtd as daemons
+from nova_usb_sandbox import libvirtd as daemons
 from tests.fixtures import polling
 
 URI = daemons.URI

@@ -32,7 +32,7 @@ time calls; they change no argument, result or exception.
 
 The test starts this module under ``umockdev-wrapper`` itself, so that the
 sandbox's ``--demo-devices`` finds umockdev preloaded and does not
-re-execute ``nova_usb.sandbox.cli`` (which would leave the probes behind).
+re-execute ``nova_usb_sandbox.cli`` (which would leave the probes behind).
 """
 
 import json
@@ -41,9 +41,9 @@ import sys
 import threading
 import time
 
-from nova_usb.sandbox import cli
-from nova_usb.sandbox import launcher
-from nova_usb.sandbox import web
+from nova_usb_sandbox import cli
+from nova_usb_sandbox import launcher
+from nova_usb_sandbox import web
 
 PROBE_ENV = 'NOVA_USB_LOAD_PROBE'
 API_PATH = '/compute/v2.1/'

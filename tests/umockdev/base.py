@@ -17,8 +17,8 @@ import os
 from oslotest import base
 import pyudev
 
-from nova_usb.sandbox import umockdev as testbed
 from nova_usb.virt import inventory
+from nova_usb_sandbox import umockdev as testbed
 
 HOST = 'test-host'
 RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(__file__)),

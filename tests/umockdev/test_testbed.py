@@ -19,7 +19,7 @@ format umockdev accepts) is checked here.
 
 import os
 
-from nova_usb.sandbox import umockdev as testbed
+from nova_usb_sandbox import umockdev as testbed
 from tests.fixtures import usbgen
 from tests.umockdev import base
 

@@ -25,10 +25,10 @@ import uuid
 import fixtures
 from oslotest import base
 
-from nova_usb.sandbox import config
-from nova_usb.sandbox import launcher
-from nova_usb.sandbox import mysql
-from nova_usb.sandbox import report
+from nova_usb_sandbox import config
+from nova_usb_sandbox import launcher
+from nova_usb_sandbox import mysql
+from nova_usb_sandbox import report
 
 CITEST = 'mysql+pymysql://openstack_citest:openstack_citest@localhost/'
 
@@ -62,7 +62,7 @@ class ServerTestCase(base.BaseTestCase):
     def test_sandbox_refuses_before_starting_anything(self):
         sandbox = launcher.Sandbox(database='sqlite:///x.db')
         self.useFixture(fixtures.MockPatch(
-            'nova_usb.sandbox.launcher._check_requirements'))
+            'nova_usb_sandbox.launcher._check_requirements'))
         error = self.assertRaises(launcher.StartError, sandbox.start)
         self.assertIn('is not a MySQL URL', str(error))
         self.assertIsNone(sandbox.state_dir)

@@ -28,12 +28,12 @@ from oslotest import base
 import webob
 import yaml
 
-from nova_usb.sandbox import auth
-from nova_usb.sandbox import config
-from nova_usb.sandbox import demo
-from nova_usb.sandbox import images
-from nova_usb.sandbox import report
 from nova_usb.virt import devspec
+from nova_usb_sandbox import auth
+from nova_usb_sandbox import config
+from nova_usb_sandbox import demo
+from nova_usb_sandbox import images
+from nova_usb_sandbox import report
 from tests.fixtures import usbgen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -83,7 +83,7 @@ class PasteTestCase(base.BaseTestCase):
             if name == 'filter:authtoken':
                 name, options = 'filter:sandboxauth', {
                     'paste.filter_factory':
-                        'nova_usb.sandbox.auth:TokenAuth.factory'}
+                        'nova_usb_sandbox.auth:TokenAuth.factory'}
             expected[name] = {
                 key: ' '.join(value.replace(
                     'authtoken', 'sandboxauth').split())

@@ -18,7 +18,7 @@ import socket
 
 from oslotest import base
 
-from nova_usb.sandbox import web
+from nova_usb_sandbox import web
 
 CLIENTS = 60
 

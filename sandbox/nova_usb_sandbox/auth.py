@@ -63,7 +63,7 @@ def parse_token(token):
 
 
 class TokenAuth(wsgi.Middleware):
-    """paste.filter_factory = nova_usb.sandbox.auth:TokenAuth.factory"""
+    """paste.filter_factory = nova_usb_sandbox.auth:TokenAuth.factory"""
 
     @webob.dec.wsgify(RequestClass=wsgi.Request)
     def __call__(self, req):

@@ -16,21 +16,21 @@
 What runs, in start order:
 
 * the databases, SQLite files or on a MySQL server (``--database``), as
-  nova_usb.sandbox.databases makes them;
+  nova_usb_sandbox.databases makes them;
 * placement (the openstack-placement WSGI application, on its own
   noauth2);
 * the embedded stand-ins Nova needs and the sandbox has no room for: an
-  image store (nova_usb.sandbox.images) and Nova's NeutronFixture (servers
+  image store (nova_usb_sandbox.images) and Nova's NeutronFixture (servers
   are booted without network);
 * the hypervisor: Nova's libvirt driver on a real libvirtd
-  (nova_usb.sandbox.libvirtd) or on fakelibvirt taught USB
-  (nova_usb.sandbox.fakevirt), with the host's USB devices or recorded
-  ones (nova_usb.sandbox.demo);
+  (nova_usb_sandbox.libvirtd) or on fakelibvirt taught USB
+  (nova_usb_sandbox.fakevirt), with the host's USB devices or recorded
+  ones (nova_usb_sandbox.demo);
 * nova-conductor, nova-scheduler and nova-compute with nova-usb's driver,
   as nova.service.Service, with the in-process oslo.messaging driver;
   the compute host is then mapped to cell1 (``discover_hosts``);
 * nova-api: Nova's paste pipeline with nova-usb's router, served over HTTP
-  on 127.0.0.1 with placement and the image service (nova_usb.sandbox.web).
+  on 127.0.0.1 with placement and the image service (nova_usb_sandbox.web).
 
 Everything started is stopped by ``stop()``, in reverse order, whatever
 failed on the way.
@@ -45,8 +45,8 @@ import tempfile
 import threading
 import time
 
-from nova_usb.sandbox import config as sandbox_config
-from nova_usb.sandbox import databases
+from nova_usb_sandbox import config as sandbox_config
+from nova_usb_sandbox import databases
 
 LOG = py_logging.getLogger(__name__)
 
@@ -159,13 +159,13 @@ class Sandbox(object):
         began = time.monotonic()
         _check_requirements()
         if self.database is not None:
-            from nova_usb.sandbox import mysql
+            from nova_usb_sandbox import mysql
             try:
                 self.mysql = mysql.Server(self.database)
             except mysql.Unusable as error:
                 raise StartError(str(error))
         self._make_state_dir()
-        from nova_usb.sandbox import web
+        from nova_usb_sandbox import web
         # Serving from the start: nova-compute and nova-conductor talk to
         # placement over HTTP as soon as they are created. nova-api is
         # mounted last, once everything it calls is there.
@@ -175,7 +175,7 @@ class Sandbox(object):
         virt_type = self._choose_hypervisor(progress)
         device_spec = self.device_spec
         if self.demo_devices:
-            from nova_usb.sandbox import demo
+            from nova_usb_sandbox import demo
             device_spec = device_spec or list(demo.DEVICE_SPEC)
         self.settings = sandbox_config.Settings(
             self.state_dir, self.host, self.web.url, virt_type=virt_type,
@@ -213,7 +213,7 @@ class Sandbox(object):
 
     def _choose_hypervisor(self, progress):
         """'kvm' or 'qemu' for a real libvirtd; fakelibvirt otherwise."""
-        from nova_usb.sandbox import libvirtd
+        from nova_usb_sandbox import libvirtd
         facts = self.facts
         facts.usb = 'recorded' if self.demo_devices else 'host'
         if self.libvirt_choice == 'fake':
@@ -318,8 +318,8 @@ class Sandbox(object):
     def _stand_ins(self):
         from nova.tests.fixtures import neutron as neutron_fixtures
 
-        from nova_usb.sandbox import auth
-        from nova_usb.sandbox import images
+        from nova_usb_sandbox import auth
+        from nova_usb_sandbox import images
         self.images = images.ImageStore()
         self.images.install(self.harness)
         self.images.add_empty_image()
@@ -343,10 +343,10 @@ class Sandbox(object):
 
     def _hypervisor(self):
         if self.demo_devices:
-            from nova_usb.sandbox import demo
+            from nova_usb_sandbox import demo
             demo.load(self.harness)
         if self.facts.hypervisor == 'fakelibvirt':
-            from nova_usb.sandbox import fakevirt
+            from nova_usb_sandbox import fakevirt
             fakevirt.setup(self.harness, socket.gethostname())
         else:
             # nova-compute's privileged helpers run in this (root) process
@@ -398,7 +398,7 @@ class Sandbox(object):
                        api_wsgi.Loader().load_app('osapi_compute'))
 
     def _write_clouds_yaml(self):
-        from nova_usb.sandbox import report
+        from nova_usb_sandbox import report
         with open(self.settings.path('clouds.yaml'), 'w') as out:
             out.write(report.clouds_yaml(self.settings))
 

@@ -13,7 +13,7 @@
 """The sandbox's Nova databases: made and removed as a deployment does.
 
 Nova's API database, cell0 and cell1, as SQLite files in the state
-directory or as new databases on a MySQL server (nova_usb.sandbox.mysql),
+directory or as new databases on a MySQL server (nova_usb_sandbox.mysql),
 with Nova's own migrations and ``nova-manage cell_v2`` commands (the same
 code).
 """
@@ -31,7 +31,7 @@ class Unusable(Exception):
 
 
 def create(settings, mysql, harness):
-    """Make the databases; ``mysql``: a nova_usb.sandbox.mysql.Server, or
+    """Make the databases; ``mysql``: a nova_usb_sandbox.mysql.Server, or
     None for SQLite. ``harness`` keeps the fixtures they need.
     """
     from nova.cmd import manage
@@ -85,7 +85,7 @@ def _mysql_databases(mysql):
     lock: the server has many writers at once.
     """
     from nova.cmd import manage
-    from nova_usb.sandbox import mysql as mysql_server
+    from nova_usb_sandbox import mysql as mysql_server
     try:
         mysql.create()
     except mysql_server.Unusable as error:

@@ -30,7 +30,7 @@ unassignable ("not matched by [usb] device_spec") and hubs always are.
 import os
 import sys
 
-from nova_usb.sandbox import umockdev
+from nova_usb_sandbox import umockdev
 
 RECORDING = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                          'demo-devices.umockdev')
@@ -65,7 +65,7 @@ def ensure_preloaded(argv):
     os.environ[_REEXEC_MARK] = '1'
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(wrapper, [WRAPPER, sys.executable, '-m', 'nova_usb.sandbox.cli']
+    os.execv(wrapper, [WRAPPER, sys.executable, '-m', 'nova_usb_sandbox.cli']
              + list(argv))
 
 

@@ -15,7 +15,7 @@
 
 Clients are configured as for any cloud, with an openrc-style environment
 or a clouds.yaml entry: keystone's token API is answered by the sandbox's
-stand-in (nova_usb.sandbox.auth.Identity), which takes any password and
+stand-in (nova_usb_sandbox.auth.Identity), which takes any password and
 whose service catalog leads the clients to the sandbox's endpoints.
 """
 

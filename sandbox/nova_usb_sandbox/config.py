@@ -19,9 +19,9 @@ compared with a deployment: ``nova.conf``, ``placement.conf`` and
 ``api-paste.ini`` in the state directory. Nothing is read from /etc.
 
 The embedded defaults: SQLite databases in the state directory (or the
-databases ``nova_usb.sandbox.mysql`` creates on a MySQL server), the
+databases ``nova_usb_sandbox.mysql`` creates on a MySQL server), the
 in-process ('fake') oslo.messaging driver, no keystone (see
-``nova_usb.sandbox.auth``), services reached on 127.0.0.1 only.
+``nova_usb_sandbox.auth``), services reached on 127.0.0.1 only.
 """
 
 import configparser
@@ -123,13 +123,13 @@ API_PASTE = {
         'paste.filter_factory': 'nova.api.auth:NovaKeystoneContext.factory',
     },
     'filter:sandboxauth': {
-        'paste.filter_factory': 'nova_usb.sandbox.auth:TokenAuth.factory',
+        'paste.filter_factory': 'nova_usb_sandbox.auth:TokenAuth.factory',
     },
 }
 API_PASTE_HEADER = """\
 # nova-api's paste pipeline in nova-usb-sandbox: nova-usb's
 # etc/nova/api-paste.ini with keystone's auth_token middleware replaced by
-# nova_usb.sandbox.auth (a token "user:project" is trusted as it is).
+# nova_usb_sandbox.auth (a token "user:project" is trusted as it is).
 
 """
 
@@ -147,7 +147,7 @@ class Settings(object):
     :param virt_type: libvirt's domain type, "kvm" or "qemu"
     :param device_spec: [usb] device_spec rules (JSON strings)
     :param debug: log at DEBUG
-    :param mysql: a nova_usb.sandbox.mysql.Server holding the databases,
+    :param mysql: a nova_usb_sandbox.mysql.Server holding the databases,
         or None for SQLite files in the state directory
     """
 
@@ -262,7 +262,7 @@ class Settings(object):
             },
             'glance': {
                 # Nova calls the sandbox's image store in-process (see
-                # nova_usb.sandbox.images); this is where clients find it.
+                # nova_usb_sandbox.images); this is where clients find it.
                 'endpoint_override': self.image_url,
             },
             'libvirt': {

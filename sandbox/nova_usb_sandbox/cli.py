@@ -83,7 +83,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.demo_devices:
-        from nova_usb.sandbox import demo
+        from nova_usb_sandbox import demo
         try:
             demo.ensure_preloaded(argv)
         except demo.Unavailable as error:
@@ -111,8 +111,8 @@ def main(argv=None):
     # kill -USR1 PID prints where every thread is, for a sandbox that hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
-    from nova_usb.sandbox import launcher
-    from nova_usb.sandbox import report
+    from nova_usb_sandbox import launcher
+    from nova_usb_sandbox import report
 
     def progress(message):
         print('  ... %s' % message, flush=True)

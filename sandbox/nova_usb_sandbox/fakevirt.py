@@ -19,7 +19,7 @@ real /sys, where recorded devices do not exist, so a real guest could
 never receive one. nova-compute then runs exactly as in Nova's own
 functional tests (nova.tests.functional.libvirt.base.ServersTestBase):
 Nova's real libvirt driver and nova-usb's driver on top of it, talking to
-Nova's fakelibvirt, which nova_usb.sandbox.fakelibvirt_usb teaches USB
+Nova's fakelibvirt, which nova_usb_sandbox.fakelibvirt_usb teaches USB
 with libvirt 9.0's exact rules and messages. Servers are domains in memory;
 no QEMU runs.
 """
@@ -30,7 +30,7 @@ import fixtures
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 
-from nova_usb.sandbox import fakelibvirt_usb
+from nova_usb_sandbox import fakelibvirt_usb
 
 # The simulated host: 8 CPUs, 16 GiB of memory, 128 GiB of disk.
 HOST_INFO = dict(cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=2,

@@ -17,7 +17,7 @@ One command gives an operator or a developer a working compute API with
 the extension enabled, without a DevStack: nova-api over HTTP on the
 loopback interface, conductor, scheduler, placement and nova-compute with
 nova-usb's driver, all in one process on embedded defaults (see
-``nova_usb.sandbox.launcher``).
+``nova_usb_sandbox.launcher``).
 
 The package also holds what the sandbox and the test suites share, so that
 there is one copy of each: the ctypes umockdev testbed (``umockdev``) and

@@ -209,3 +209,19 @@ class UsbDeviceIdMalformed(NovaUsbException):
     msg_fmt = ("No USB device has the id %(device_id)s: USB device ids are "
                "lowercase UUIDs, exactly as the USB device lists show them.")
     code = 404
+
+
+class UsbDeviceFromFlavor(NovaUsbException):
+    msg_fmt = ("USB device %(device_id)s was given to the server by its "
+               "flavor (placement allocated it at boot): it goes with the "
+               "server's allocation and cannot be detached. Resize the "
+               "server to a flavor that does not ask for it.")
+    code = 409
+
+
+class UsbPlacementUnavailable(NovaUsbException):
+    msg_fmt = ("The compute host could not check USB device %(device_id)s "
+               "in placement (%(reason)s), so it cannot tell whether a "
+               "server being scheduled was given it: nothing was changed. "
+               "Try again when placement answers.")
+    code = 503

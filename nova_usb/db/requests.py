@@ -44,13 +44,17 @@ class DeviceRequest:
     """A host USB device the server should have.
 
     vendor and product are kept so that a device absent from the host can
-    still be described (and put in the XML once it is back).
+    still be described (and put in the XML once it is back). ``allocated``
+    is True for a device placement allocated to the server because its
+    flavor asks for it (nova_usb.virt.placement): such a device goes with
+    the server's allocation, not through the API.
     """
 
     id: str
     vendor_id: str
     product_id: str
     controller_model: ty.Optional[str] = None
+    allocated: ty.Optional[bool] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +89,13 @@ class UsbRequests:
     def without_device(self, device_id):
         return dataclasses.replace(self, devices=tuple(
             r for r in self.devices if r.id != device_id))
+
+    def with_allocated(self, requests):
+        """These requests, with ``requests`` (DeviceRequests) instead of the
+        devices allocated before.
+        """
+        return dataclasses.replace(self, devices=tuple(
+            r for r in self.devices if not r.allocated) + tuple(requests))
 
     def with_controller(self, request):
         return dataclasses.replace(

@@ -28,6 +28,10 @@ class UsbClaims(object):
 
     def __init__(self):
         self._holders = {}
+        # Devices their holder has because placement allocated them to it
+        # (its flavor asks for them); the others are held through the API
+        # and reserved in placement (nova_usb.virt.placement).
+        self._allocated = set()
 
     def holder(self, device_id):
         return self._holders.get(device_id)
@@ -42,20 +46,39 @@ class UsbClaims(object):
             raise exception.UsbDeviceInUse(device_id=device_id,
                                            server_id=holder)
 
-    def claim(self, device_id, instance_uuid):
+    def claim(self, device_id, instance_uuid, allocated=False):
+        """Claim for the server; ``allocated``: placement allocated the
+        device to it. Claiming a device the server holds again keeps how
+        it got it.
+        """
         self.check(device_id, instance_uuid)
         self._holders[device_id] = instance_uuid
+        if allocated:
+            self._allocated.add(device_id)
 
     def release(self, device_id, instance_uuid):
         if self._holders.get(device_id) == instance_uuid:
             del self._holders[device_id]
+            self._allocated.discard(device_id)
 
     def release_all(self, instance_uuid):
         for device_id in self.held_by(instance_uuid):
-            del self._holders[device_id]
+            self.release(device_id, instance_uuid)
+
+    def reserved(self):
+        """Devices held through the API: placement must not allocate
+        them.
+        """
+        return {d for d in self._holders if d not in self._allocated}
 
     def snapshot(self):
         return dict(self._holders)
 
-    def restore(self, snapshot):
-        self._holders = dict(snapshot)
+    def state(self):
+        """Everything restore() needs to undo later claims."""
+        return dict(self._holders), set(self._allocated)
+
+    def restore(self, state):
+        holders, allocated = state
+        self._holders = dict(holders)
+        self._allocated = set(allocated)

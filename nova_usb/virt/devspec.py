@@ -52,6 +52,21 @@ def _validate_serial(value):
         return 'must not be empty or blank'
 
 
+_PLACEMENT_NAME = re.compile(r'^[A-Za-z0-9_]+$')
+
+
+def _validate_resource_class(value):
+    if not _PLACEMENT_NAME.match(value):
+        return ('must be a placement resource class name such as '
+                '"CUSTOM_BANK_TOKEN" (letters, digits and "_")')
+
+
+def _validate_traits(value):
+    if not all(_PLACEMENT_NAME.match(t.strip()) for t in value.split(',')):
+        return ('must be comma-separated placement trait names such as '
+                '"CUSTOM_FIDO2,CUSTOM_BANK" (letters, digits and "_")')
+
+
 # key -> (validator returning an error or None, normaliser)
 _FIELDS = {
     'vendor_id': (_hex_validator(4, '1050'), str.lower),
@@ -59,6 +74,10 @@ _FIELDS = {
     'serial': (_validate_serial, str),
     'port_path': (_validate_port_path, str),
     'device_class': (_hex_validator(2, '03'), str.lower),
+    # How the matched devices are reported to placement
+    # (nova_usb.virt.placement), not which devices match.
+    'resource_class': (_validate_resource_class, str),
+    'traits': (_validate_traits, str),
 }
 
 
@@ -71,6 +90,8 @@ class DeviceSpec:
     serial: ty.Optional[str] = None
     port_path: ty.Optional[str] = None
     device_class: ty.Optional[str] = None
+    resource_class: ty.Optional[str] = None
+    traits: ty.Optional[str] = None
 
 
 def parse_device_spec(index, entry):
@@ -132,6 +153,15 @@ REASON_HUB = 'hub: hubs are never assignable'
 REASON_NO_SPEC = ('[usb] device_spec is empty on this host: no device is '
                   'assignable')
 REASON_NOT_MATCHED = 'not matched by [usb] device_spec'
+
+
+def matching_spec(specs, device):
+    """The first rule that selects an assignable device (its
+    resource_class and traits are the device's in placement), or None.
+    """
+    if device.is_root_hub or device.is_hub:
+        return None
+    return next((spec for spec in specs if matches(spec, device)), None)
 
 
 def unassignable_reason(specs, device):

@@ -31,12 +31,19 @@ What it changes in Nova's driver, and nothing else:
 * every time Nova writes a domain (boot, reboot, start, rebuild, rescue,
   resize, unshelve, evacuate), the server's requested USB controllers and
   devices are put into it;
+* every assignable device is a child resource provider of the compute
+  node in placement (nova_usb.virt.placement); a server placed here for
+  devices its flavor asks for gets those placement allocated to it, when
+  it boots, is rebuilt, unshelved, evacuated, resized or migrated here
+  (nova_usb.virt.scheduling);
 * a deleted server, or one leaving the host, releases its devices;
 * live migration of a server holding USB devices is refused;
 * every entry point that changes a domain waits while a USB change on the
   same server is in progress (nova_usb.virt.turns).
 """
 
+import contextlib
+import copy
 import inspect
 
 from nova.compute import task_states
@@ -58,6 +65,9 @@ LOG = logging.getLogger(__name__)
 # onto the same host also destroy the domain, but keep the devices.
 _LEAVING = (task_states.DELETING, task_states.SHELVING_OFFLOADING,
             task_states.SOFT_DELETING)
+# A resize reverted: the destination gives back the devices placement
+# allocated there (the source takes its own again from the allocations).
+_REVERTING = (task_states.RESIZE_REVERTING,)
 
 
 def _after_usb_changes(name):
@@ -81,7 +91,6 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
 
     # Every entry point that writes, starts, stops or removes a domain
     # (destroy below too).
-    spawn = _after_usb_changes('spawn')
     reboot = _after_usb_changes('reboot')
     power_off = _after_usb_changes('power_off')
     power_on = _after_usb_changes('power_on')
@@ -95,8 +104,6 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
     unrescue = _after_usb_changes('unrescue')
     migrate_disk_and_power_off = _after_usb_changes(
         'migrate_disk_and_power_off')
-    finish_migration = _after_usb_changes('finish_migration')
-    finish_revert_migration = _after_usb_changes('finish_revert_migration')
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
@@ -119,6 +126,52 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
             self.usb.stop()
         super().cleanup_host(host)
 
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        super().update_provider_tree(provider_tree, nodename,
+                                     allocations=allocations)
+        if self.usb is not None:
+            self.usb.update_provider_tree(provider_tree, nodename)
+            # What spawn() reads its allocations against.
+            self.provider_tree = copy.deepcopy(provider_tree)
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        with turns.domain_turn(instance.uuid), \
+                self._allocated_usb(instance, allocations):
+            super().spawn(context, instance, image_meta, injected_files,
+                          admin_password, allocations,
+                          network_info=network_info,
+                          block_device_info=block_device_info,
+                          power_on=power_on, accel_info=accel_info)
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance,
+                         allocations, *args, **kwargs):
+        with turns.domain_turn(instance.uuid), \
+                self._allocated_usb(instance, allocations):
+            super().finish_migration(context, migration, instance, disk_info,
+                                     network_info, image_meta,
+                                     resize_instance, allocations, *args,
+                                     **kwargs)
+
+    def finish_revert_migration(self, context, instance, *args, **kwargs):
+        # Placement has given the server its allocations here back.
+        allocations = None
+        if self.usb is not None:
+            allocations = (
+                self.virtapi.reportclient.get_allocations_for_consumer(
+                    context, instance.uuid))
+        with turns.domain_turn(instance.uuid), \
+                self._allocated_usb(instance, allocations):
+            super().finish_revert_migration(context, instance, *args,
+                                            **kwargs)
+
+    def _allocated_usb(self, instance, allocations):
+        if self.usb is None:
+            return contextlib.nullcontext()
+        return self.usb.allocated_devices(instance, allocations)
+
     def _get_guest_config(self, instance, network_info, image_meta,
                           disk_info, *args, **kwargs):
         guest = super()._get_guest_config(
@@ -134,9 +187,13 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
                             block_device_info=block_device_info,
                             destroy_disks=destroy_disks,
                             destroy_secrets=destroy_secrets)
-        if self.usb is not None and (instance.task_state in _LEAVING or
-                                     instance.host != self.usb.host):
+        if self.usb is None:
+            return
+        if (instance.task_state in _LEAVING or
+                instance.host != self.usb.host):
             self.usb.release(instance)
+        elif instance.task_state in _REVERTING:
+            self.usb.release(instance, allocated_only=True)
 
     def confirm_migration(self, context, migration, instance, network_info):
         super().confirm_migration(context, migration, instance, network_info)

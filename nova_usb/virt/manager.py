@@ -49,9 +49,11 @@ from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import injection
 from nova_usb.virt import inventory as usb_inventory
+from nova_usb.virt import placement
 from nova_usb.virt import plans
 from nova_usb.virt import ports
 from nova_usb.virt import reconcile
+from nova_usb.virt import scheduling
 from nova_usb.virt import turns
 from nova_usb.virt import watcher as usb_watcher
 
@@ -64,7 +66,7 @@ REASON_NOT_ON_HOST = 'not on the host now'
 REASON_HELD = 'held by server %s'
 
 
-class UsbManager(object):
+class UsbManager(scheduling.PlacedDevices):
 
     def __init__(self, driver, host):
         self.driver = driver
@@ -75,6 +77,9 @@ class UsbManager(object):
         self.inventory = usb_inventory.HostUsbInventory(host)
         self.watcher = usb_watcher.HotplugWatcher(
             self.inventory, on_change=self._on_device_change)
+        reportclient = getattr(driver.virtapi, 'reportclient', None)
+        self.providers = (placement.DeviceProviders(reportclient)
+                          if reportclient is not None else None)
 
     # Life of the service
 
@@ -96,7 +101,8 @@ class UsbManager(object):
                     continue
                 for request in wanted[instance.uuid].devices:
                     try:
-                        self.claims.claim(request.id, instance.uuid)
+                        self.claims.claim(request.id, instance.uuid,
+                                          allocated=bool(request.allocated))
                     except exception.UsbDeviceInUse as e:
                         LOG.error('Two servers on this host request the same '
                                   'USB device: %s', e, instance=instance)
@@ -217,7 +223,8 @@ class UsbManager(object):
                                 '%s; booting without it', request.id,
                                 reason, instance=instance)
                     continue
-                self.claims.claim(request.id, instance.uuid)
+                self.claims.claim(request.id, instance.uuid,
+                                  allocated=bool(request.allocated))
                 present.append((request, device))
             injection.add_to_guest_config(guest, requests, present)
 
@@ -301,6 +308,7 @@ class UsbManager(object):
                 else:
                     wanted = plans.with_device(self._defined_xml(instance),
                                                requests, request)
+                self._reserve(context, device.id, instance.uuid)
                 self.claims.claim(device.id, instance.uuid)
                 try:
                     if mode == states.LIVE:
@@ -310,6 +318,7 @@ class UsbManager(object):
                         self._save(context, instance, wanted, deadline)
                 except Exception:
                     self.claims.release(device.id, instance.uuid)
+                    self._unreserve(context, [device.id])
                     raise
             LOG.info('Attached USB device %s (%s:%s at %s)', device.id,
                      device.vendor_id, device.product_id, device.port_path,
@@ -381,6 +390,8 @@ class UsbManager(object):
             requests = self._load(instance)
             if not requests.device(device_id):
                 raise exception.UsbDeviceNotAttached(device_id=device_id)
+            if requests.device(device_id).allocated:
+                raise exception.UsbDeviceFromFlavor(device_id=device_id)
             wanted = requests.without_device(device_id)
             # The claim is kept until the device is gone and recorded so;
             # the guest is waited for without the host's lock.
@@ -392,6 +403,7 @@ class UsbManager(object):
                 self._forget_defined(instance, device_id)
             with self.lock:
                 self.claims.release(device_id, instance.uuid)
+            self._unreserve(context, [device_id])
             LOG.info('Detached USB device %s', device_id, instance=instance)
 
     def _detach_live(self, context, instance, device_id, wanted, deadline):
@@ -446,16 +458,6 @@ class UsbManager(object):
             wanted = plans.without_controller(
                 self._defined_xml(instance), self._load(instance), index)
             self._save(context, instance, wanted, deadline)
-
-    # Lifecycle
-
-    def release(self, instance):
-        with self.lock:
-            released = self.claims.held_by(instance.uuid)
-            self.claims.release_all(instance.uuid)
-        if released:
-            LOG.info('Released USB devices %s', ', '.join(released),
-                     instance=instance)
 
     # Helpers
 

@@ -59,7 +59,8 @@ def resource_class(spec, device):
 
 
 def traits(spec):
-    return pci_placement_translator.get_traits(spec.traits or '')
+    return pci_placement_translator.get_traits(
+        ','.join(t.strip() for t in (spec.traits or '').split(',')))
 
 
 def inventory(rc, reserved):

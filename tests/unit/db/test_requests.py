@@ -10,6 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import dataclasses
+
 from oslotest import base
 
 from nova_usb.db import requests
@@ -113,3 +115,20 @@ class UsbRequestsTestCase(base.BaseTestCase):
         self.assertEqual(empty, one.without_device(device(1).id)
                          .without_controller(1))
         self.assertEqual((), empty.devices)
+
+    def test_allocated_devices_are_replaced_as_a_whole(self):
+        by_flavor = dataclasses.replace(device(1), allocated=True)
+        moved = dataclasses.replace(device(3), allocated=True)
+        current = requests.UsbRequests().with_device(
+            device(2)).with_device(by_flavor)
+        self.assertEqual((device(2), moved),
+                         current.with_allocated([moved]).devices)
+        self.assertEqual((device(2),), current.with_allocated([]).devices)
+
+    def test_allocated_is_stored_and_read_back(self):
+        sysmeta = {}
+        wanted = requests.UsbRequests(devices=(
+            dataclasses.replace(device(1), allocated=True), device(2)))
+        requests.store(sysmeta, wanted)
+        self.assertEqual(wanted, requests.load(sysmeta))
+        self.assertIn('"allocated":true', sysmeta[requests.DEVICES_KEY])

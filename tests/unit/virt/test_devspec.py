@@ -165,3 +165,45 @@ class UnassignableReasonTestCase(base.BaseTestCase):
         self.assertEqual(devspec.REASON_ROOT_HUB,
                          devspec.unassignable_reason(self.everything, root))
         self.assertIn('hub', devspec.REASON_HUB)
+
+
+class PlacementKeysTestCase(base.BaseTestCase):
+    """resource_class and traits say how matched devices are reported to
+    placement; they never change which devices match.
+    """
+
+    def test_parsed_as_given(self):
+        spec, = devspec.parse_device_specs([
+            '{"vendor_id": "1050", "resource_class": "bank_token",'
+            ' "traits": "CUSTOM_FIDO2, bank"}'])
+        self.assertEqual(devspec.DeviceSpec(
+            vendor_id='1050', resource_class='bank_token',
+            traits='CUSTOM_FIDO2, bank'), spec)
+
+    def test_malformed(self):
+        for key, value in (('resource_class', 'bank token'),
+                           ('resource_class', ''),
+                           ('traits', 'CUSTOM_A,CUSTOM B'),
+                           ('traits', 'CUSTOM_A,')):
+            error = self.assertRaises(
+                exception.InvalidDeviceSpec, devspec.parse_device_specs,
+                ['{"%s": "%s"}' % (key, value)])
+            self.assertIn('"%s"' % key, str(error))
+
+    def test_the_first_matching_rule_is_the_devices(self):
+        specs = devspec.parse_device_specs([
+            '{"serial": "S1", "resource_class": "first"}',
+            '{"vendor_id": "1050", "resource_class": "second"}'])
+        key = fakes.host_usb_device(vendor_id='1050', serial='S1')
+        other = fakes.host_usb_device(vendor_id='1050', serial='S2')
+        self.assertEqual('first',
+                         devspec.matching_spec(specs, key).resource_class)
+        self.assertEqual('second',
+                         devspec.matching_spec(specs, other).resource_class)
+        self.assertIsNone(devspec.matching_spec(
+            specs, fakes.host_usb_device(vendor_id='ffff')))
+
+    def test_hubs_have_no_rule(self):
+        hub = fakes.host_usb_device(device_class='09')
+        self.assertIsNone(devspec.matching_spec((devspec.DeviceSpec(),),
+                                                hub))

@@ -1,0 +1,110 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from nova.compute import provider_tree
+from oslotest import base
+
+from nova_usb.virt import devspec
+from nova_usb.virt import placement
+from tests.unit import fakes
+
+ROOT = '11111111-1111-4111-8111-111111111111'
+KEY1 = '22222222-2222-4222-8222-222222222222'
+KEY2 = '33333333-3333-4333-8333-333333333333'
+RC = 'CUSTOM_USB_1050_0407'
+
+
+class NamesTestCase(base.BaseTestCase):
+
+    def test_default_resource_class_from_vendor_and_product(self):
+        device = fakes.host_usb_device(vendor_id='1050', product_id='040a')
+        self.assertEqual('CUSTOM_USB_1050_040A', placement.resource_class(
+            devspec.DeviceSpec(), device))
+
+    def test_resource_class_and_traits_normalised_as_nova_does_for_pci(self):
+        device = fakes.host_usb_device()
+        spec = devspec.DeviceSpec(resource_class='bank_token',
+                                  traits='fido2, CUSTOM_BANK,HW_CPU_X86_AVX')
+        self.assertEqual('CUSTOM_BANK_TOKEN',
+                         placement.resource_class(spec, device))
+        self.assertEqual({'CUSTOM_FIDO2', 'CUSTOM_BANK', 'HW_CPU_X86_AVX'},
+                         placement.traits(spec))
+        self.assertEqual(set(), placement.traits(devspec.DeviceSpec()))
+
+
+class UpdateProviderTreeTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tree = provider_tree.ProviderTree()
+        self.tree.new_root('compute1', ROOT)
+        # Another child of the node (a vGPU, a PCI device) is left alone.
+        self.tree.new_child('compute1_pci_0000_81_00_0', ROOT)
+
+    def update(self, providers, held=(), reserved=()):
+        placement.update_provider_tree(self.tree, 'compute1', providers,
+                                       set(held), set(reserved))
+
+    def children(self):
+        return {u: (self.tree.data(u).name, self.tree.data(u).inventory,
+                    self.tree.data(u).traits)
+                for u in self.tree.get_provider_uuids('compute1')
+                if u != ROOT and '_usb_' in self.tree.data(u).name}
+
+    def test_one_child_per_device_reserved_when_held_through_the_api(self):
+        self.update({KEY1: (RC, set()), KEY2: (RC, {'CUSTOM_FIDO2'})},
+                    held=[KEY1], reserved=[KEY1])
+        self.assertEqual({
+            KEY1: ('compute1_usb_' + KEY1, placement.inventory(RC, True),
+                   set()),
+            KEY2: ('compute1_usb_' + KEY2, placement.inventory(RC, False),
+                   {'CUSTOM_FIDO2'})}, self.children())
+        self.assertEqual(1, self.children()[KEY1][1][RC]['reserved'])
+        self.assertEqual(ROOT, self.tree.data(KEY1).parent_uuid)
+
+    def test_a_device_gone_loses_its_provider_unless_held(self):
+        self.update({KEY1: (RC, set()), KEY2: (RC, set())},
+                    held=[KEY1, KEY2], reserved=[KEY2])
+        # Both leave the host; KEY1 is held (allocated), KEY2 released.
+        self.update({}, held=[KEY1])
+        self.assertEqual({KEY1: ('compute1_usb_' + KEY1,
+                                 placement.inventory(RC, False), set())},
+                         self.children())
+        self.assertTrue(self.tree.exists('compute1_pci_0000_81_00_0'))
+        self.update({})
+        self.assertEqual({}, self.children())
+
+    def test_a_new_rule_changes_resource_class_and_traits(self):
+        self.update({KEY1: (RC, {'CUSTOM_A'})})
+        self.update({KEY1: ('CUSTOM_BANK', {'CUSTOM_B'})})
+        self.assertEqual({KEY1: ('compute1_usb_' + KEY1,
+                                 placement.inventory('CUSTOM_BANK', False),
+                                 {'CUSTOM_B'})}, self.children())
+
+
+class AllocatedDeviceIdsTestCase(base.BaseTestCase):
+
+    def test_only_usb_device_providers_of_the_tree(self):
+        tree = provider_tree.ProviderTree()
+        tree.new_root('compute1', ROOT)
+        placement.update_provider_tree(tree, 'compute1',
+                                       {KEY1: (RC, set())}, set(), set())
+        gpu = tree.new_child('compute1_pci_0000_81_00_0', ROOT)
+        allocations = {ROOT: {'resources': {'VCPU': 1}},
+                       gpu: {'resources': {'VGPU': 1}},
+                       KEY1: {'resources': {RC: 1}},
+                       KEY2: {'resources': {RC: 1}}}
+        self.assertEqual([KEY1], placement.allocated_device_ids(
+            allocations, tree))
+        self.assertEqual([], placement.allocated_device_ids(None, tree))
+        self.assertEqual([], placement.allocated_device_ids(allocations,
+                                                            None))

@@ -41,14 +41,31 @@ anything:
 * device_class: two hexadecimal digits; matches the device class or the
   class of any of its interfaces ("03" is HID, "0b" smart card)
 
+Two more keys say how the devices a rule selects are reported to placement,
+where each assignable device is a child resource provider of the compute
+node with one unit of a resource class (the first matching rule decides):
+
+* resource_class: the resource class of its devices, normalised as Nova
+  does for [pci] device_spec ("bank_token" becomes CUSTOM_BANK_TOKEN);
+  by default CUSTOM_USB_<VENDOR_ID>_<PRODUCT_ID>, e.g. CUSTOM_USB_1050_0407
+* traits: comma-separated traits of their providers, e.g.
+  "CUSTOM_FIDO2,CUSTOM_BANK" (names that are not standard traits are made
+  custom: "fido2" becomes CUSTOM_FIDO2)
+
+A flavor then asks for a device with resources:CUSTOM_USB_1050_0407=1 (and
+trait:CUSTOM_FIDO2=required). Changes take effect when nova-compute
+restarts.
+
 When the option is not set, no device is assignable. Hubs and root hubs are
 never assignable, whatever the rules say.
 
-Example, a YubiKey of any serial and every device behind port 1-4::
+Example, a YubiKey of any serial, every device behind port 1-4, and the
+licence dongles as resource class CUSTOM_LICENCE_DONGLE::
 
     [usb]
     device_spec = {"vendor_id": "1050", "product_id": "0407"}
     device_spec = {"port_path": "1-4.*"}
+    device_spec = {"vendor_id": "0529", "resource_class": "licence_dongle"}
 
 Possible errors: a rule that is not a JSON object, has an unknown key or a
 malformed value stops the service at start-up with a message naming the rule.

@@ -77,7 +77,10 @@ class UsbManager(scheduling.PlacedDevices):
         self.inventory = usb_inventory.HostUsbInventory(host)
         self.watcher = usb_watcher.HotplugWatcher(
             self.inventory, on_change=self._on_device_change)
-        reportclient = getattr(driver.virtapi, 'reportclient', None)
+        # None where no placement is around (a driver outside Nova's
+        # compute manager): nothing is reserved.
+        reportclient = getattr(getattr(driver, 'virtapi', None),
+                               'reportclient', None)
         self.providers = (placement.DeviceProviders(reportclient)
                           if reportclient is not None else None)
 

@@ -15,123 +15,44 @@
 
 Nova and placement read real configuration files, exactly as they would on
 a compute node, so that what the sandbox runs can be read, copied and
-compared with a deployment: ``nova.conf``, ``placement.conf`` and
-``api-paste.ini`` in the state directory. Nothing is read from /etc.
+compared with a deployment: ``nova.conf`` and ``placement.conf`` in the
+state directory, and nova-usb's own ``api-paste.ini``. Nothing is read
+from /etc.
 
 The embedded defaults: SQLite databases in the state directory (or the
 databases ``nova_usb_sandbox.mysql`` creates on a MySQL server), the
-in-process ('fake') oslo.messaging driver, no keystone (see
-``nova_usb_sandbox.auth``), services reached on 127.0.0.1 only.
+in-process ('fake') oslo.messaging driver, keystone itself
+(``nova_usb_sandbox.keystone``), services reached on 127.0.0.1 only.
 """
 
 import configparser
+from importlib import metadata
 import io
 import os
 
-# nova-api's paste pipeline: nova-usb's etc/nova/api-paste.ini, whose
-# keystone middleware (authtoken) is replaced by the sandbox's token
-# stand-in (sandboxauth). A unit test checks that every other section is the
-# project's own, so the sandbox serves the pipeline operators install.
-_V21 = ('cors http_proxy_to_wsgi compute_req_id faultwrap request_log '
-        'sizelimit osprofiler sandboxauth keystonecontext %s'
-        'osapi_compute_app_v21')
-API_PASTE = {
-    'composite:metadata': {
-        'use': 'egg:Paste#urlmap',
-        '/': 'meta',
-    },
-    'pipeline:meta': {
-        'pipeline': 'cors http_proxy_to_wsgi metaapp',
-    },
-    'app:metaapp': {
-        'paste.app_factory':
-            'nova.api.metadata.handler:MetadataRequestHandler.factory',
-    },
-    'composite:osapi_compute': {
-        'use': 'call:nova.api.openstack.urlmap:urlmap_factory',
-        '/': 'oscomputeversions',
-        '/v2': 'oscomputeversion_legacy_v2',
-        '/v2.1': 'oscomputeversion_v2',
-        '/v2/+': 'openstack_compute_api_v21_legacy_v2_compatible',
-        '/v2.1/+': 'openstack_compute_api_v21',
-    },
-    'composite:openstack_compute_api_v21': {
-        'use': 'call:nova.api.auth:pipeline_factory_v21',
-        'keystone': _V21 % '',
-    },
-    'composite:openstack_compute_api_v21_legacy_v2_compatible': {
-        'use': 'call:nova.api.auth:pipeline_factory_v21',
-        'keystone': _V21 % 'legacy_v2_compatible ',
-    },
-    'filter:request_log': {
-        'paste.filter_factory':
-            'nova.api.openstack.requestlog:RequestLog.factory',
-    },
-    'filter:compute_req_id': {
-        'paste.filter_factory':
-            'nova.api.compute_req_id:ComputeReqIdMiddleware.factory',
-    },
-    'filter:faultwrap': {
-        'paste.filter_factory': 'nova.api.openstack:FaultWrapper.factory',
-    },
-    'filter:osprofiler': {
-        'paste.filter_factory': 'nova.profiler:WsgiMiddleware.factory',
-    },
-    'filter:sizelimit': {
-        'paste.filter_factory':
-            'oslo_middleware:RequestBodySizeLimiter.factory',
-    },
-    'filter:http_proxy_to_wsgi': {
-        'paste.filter_factory':
-            'oslo_middleware.http_proxy_to_wsgi:HTTPProxyToWSGI.factory',
-    },
-    'filter:legacy_v2_compatible': {
-        'paste.filter_factory':
-            'nova.api.openstack:LegacyV2CompatibleWrapper.factory',
-    },
-    'app:osapi_compute_app_v21': {
-        'paste.app_factory': 'nova_usb.api.router:UsbAPIRouter.factory',
-    },
-    'pipeline:oscomputeversions': {
-        'pipeline':
-            'cors faultwrap request_log http_proxy_to_wsgi '
-            'oscomputeversionapp',
-    },
-    'pipeline:oscomputeversion_v2': {
-        'pipeline':
-            'cors compute_req_id faultwrap request_log http_proxy_to_wsgi '
-            'oscomputeversionapp_v2',
-    },
-    'pipeline:oscomputeversion_legacy_v2': {
-        'pipeline':
-            'cors compute_req_id faultwrap request_log http_proxy_to_wsgi '
-            'legacy_v2_compatible oscomputeversionapp_v2',
-    },
-    'app:oscomputeversionapp': {
-        'paste.app_factory':
-            'nova.api.openstack.compute.versions:Versions.factory',
-    },
-    'app:oscomputeversionapp_v2': {
-        'paste.app_factory':
-            'nova.api.openstack.compute.versions:VersionsV2.factory',
-    },
-    'filter:cors': {
-        'paste.filter_factory': 'oslo_middleware.cors:filter_factory',
-        'oslo_config_project': 'nova',
-    },
-    'filter:keystonecontext': {
-        'paste.filter_factory': 'nova.api.auth:NovaKeystoneContext.factory',
-    },
-    'filter:sandboxauth': {
-        'paste.filter_factory': 'nova_usb_sandbox.auth:TokenAuth.factory',
-    },
-}
-API_PASTE_HEADER = """\
-# nova-api's paste pipeline in nova-usb-sandbox: nova-usb's
-# etc/nova/api-paste.ini with keystone's auth_token middleware replaced by
-# nova_usb_sandbox.auth (a token "user:project" is trusted as it is).
+from nova_usb_sandbox import keystone
 
-"""
+
+def api_paste_ini():
+    """nova-usb's own etc/nova/api-paste.ini, the pipeline operators install.
+
+    A wheel installs it as a data file (``<prefix>/etc/nova-usb/``); an
+    editable install from a checkout leaves it in the checkout. One copy,
+    read where it is: the sandbox serves exactly the production pipeline,
+    keystonemiddleware's auth_token included.
+    """
+    dist = metadata.distribution('nova-usb')
+    for path in dist.files or ():
+        if path.name == 'api-paste.ini':
+            return str(path.locate())
+    import nova_usb
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(
+        nova_usb.__file__)))
+    candidate = os.path.join(checkout, 'etc', 'nova', 'api-paste.ini')
+    if os.path.isfile(candidate):
+        return candidate
+    raise LookupError('nova-usb\'s api-paste.ini is not installed')
+
 
 # What Nova's placement client and the sandbox's services send placement
 # (placement's own noauth2: user "admin" has the admin role).
@@ -149,11 +70,13 @@ class Settings(object):
     :param debug: log at DEBUG
     :param mysql: a nova_usb_sandbox.mysql.Server holding the databases,
         or None for SQLite files in the state directory
+    :param keystone: the sandbox's nova_usb_sandbox.keystone.Keystone
     """
 
     def __init__(self, state_dir, host, base_url, virt_type='kvm',
-                 device_spec=(), debug=False, mysql=None):
+                 device_spec=(), debug=False, mysql=None, keystone=None):
         self.state_dir = state_dir
+        self.keystone = keystone
         self.host = host
         self.base_url = base_url
         self.virt_type = virt_type
@@ -184,10 +107,6 @@ class Settings(object):
         return self.path('placement.conf')
 
     @property
-    def api_paste_ini(self):
-        return self.path('api-paste.ini')
-
-    @property
     def log_file(self):
         return self.path('nova.log')
 
@@ -201,7 +120,7 @@ class Settings(object):
 
     @property
     def identity_url(self):
-        return self.base_url + '/identity'
+        return self.keystone.url
 
     @property
     def image_url(self):
@@ -238,7 +157,19 @@ class Settings(object):
                 'auth_strategy': 'keystone',
             },
             'wsgi': {
-                'api_paste_config': self.api_paste_ini,
+                'api_paste_config': api_paste_ini(),
+            },
+            # nova-api validates tokens with keystone as its service user.
+            'keystone_authtoken': {
+                'www_authenticate_uri': self.identity_url,
+                'auth_url': self.identity_url,
+                'auth_type': 'password',
+                'username': keystone.NOVA_USER,
+                'password': self.keystone.passwords[keystone.NOVA_USER],
+                'project_name': keystone.SERVICE_PROJECT,
+                'user_domain_name': 'Default',
+                'project_domain_name': 'Default',
+                'region_name': keystone.REGION,
             },
             'database': {
                 'connection': self.connection('nova_cell1'),
@@ -311,15 +242,14 @@ class Settings(object):
         }
 
     def write(self):
-        """Write nova.conf, placement.conf and api-paste.ini."""
+        """Write nova.conf and placement.conf."""
         for name in ('instances', 'locks'):
             os.makedirs(self.path(name), exist_ok=True)
-        # With a MySQL server, both hold its password: for this user only.
-        secret = self.mysql is not None
-        _write(self.nova_conf, render(self.nova_sections()), secret)
+        # nova.conf holds nova's keystone password, and with a MySQL
+        # server both hold its password: for this user only.
+        _write(self.nova_conf, render(self.nova_sections()), secret=True)
         _write(self.placement_conf, render(self.placement_sections()),
-               secret)
-        _write(self.api_paste_ini, API_PASTE_HEADER + render(API_PASTE))
+               secret=self.mysql is not None)
 
 
 def render(sections):

@@ -17,6 +17,8 @@ What runs, in start order:
 
 * the databases, SQLite files or on a MySQL server (``--database``), as
   nova_usb_sandbox.databases makes them;
+* keystone, deployed into the state directory and run as a process of
+  its own while the rest starts (nova_usb_sandbox.keystone);
 * placement (the openstack-placement WSGI application, on its own
   noauth2);
 * the embedded stand-ins Nova needs and the sandbox has no room for: an
@@ -29,8 +31,10 @@ What runs, in start order:
 * nova-conductor, nova-scheduler and nova-compute with nova-usb's driver,
   as nova.service.Service, with the in-process oslo.messaging driver;
   the compute host is then mapped to cell1 (``discover_hosts``);
-* nova-api: Nova's paste pipeline with nova-usb's router, served over HTTP
-  on 127.0.0.1 with placement and the image service (nova_usb_sandbox.web).
+* nova-api: nova-usb's api-paste.ini (keystonemiddleware's auth_token,
+  then Nova's pipeline with nova-usb's router), once keystone is ready,
+  served over HTTP on 127.0.0.1 with placement and the image service
+  (nova_usb_sandbox.web).
 
 Everything started is stopped by ``stop()``, in reverse order, whatever
 failed on the way.
@@ -59,9 +63,10 @@ class StartError(Exception):
     """The sandbox cannot start; the message says why and what to do."""
 
 
-# What the sandbox needs beyond nova-usb's own requirements: pip install
-# nova-usb[sandbox] (tox installs the test requirements, which have them).
+# What the sandbox needs beyond nova-usb's own requirements (the
+# requirements of the nova-usb-sandbox distribution).
 _REQUIREMENTS = (
+    ('keystone.server.wsgi', 'keystone'),
     ('placement.deploy', 'openstack-placement'),
     ('fixtures', 'fixtures'),
     ('nova.tests.fixtures', 'nova (a wheel with its nova.tests package)'),
@@ -69,16 +74,21 @@ _REQUIREMENTS = (
 
 
 def _check_requirements():
-    import importlib
+    from importlib import util
     missing = []
     for module, package in _REQUIREMENTS:
+        # Found, not imported: keystone's modules register keystone's
+        # options in the process-wide configuration, which is Nova's here.
         try:
-            importlib.import_module(module)
+            found = util.find_spec(module) is not None
         except ImportError:
+            found = False
+        if not found:
             missing.append(package)
     if missing:
         raise StartError('missing Python packages: %s (pip install '
-                         '"nova-usb[sandbox]")' % ', '.join(missing))
+                         'nova-usb-sandbox from the sandbox/ directory of '
+                         'nova-usb)' % ', '.join(missing))
 
 
 class Harness(object):
@@ -126,6 +136,7 @@ class Facts(object):
         self.assignable = []            # ids of the assignable devices
         self.databases = None           # where, when not SQLite files
         self.nova_version = None
+        self.keystone_version = None
         self.start_seconds = None
 
 
@@ -148,6 +159,7 @@ class Sandbox(object):
         self.settings = None
         self.harness = Harness()
         self.web = None
+        self.keystone = None
         self.libvirtd = None
         self.services = []
         self.images = None
@@ -172,6 +184,12 @@ class Sandbox(object):
         self.web = web.WebServer(self.port)
         self.web.start()
         progress('HTTP on %s' % self.web.url)
+        # keystone deploys itself while Nova starts.
+        from nova_usb_sandbox import keystone
+        self.keystone = keystone.Keystone(
+            self.state_dir, self.web.url + '/compute/v2.1',
+            self.web.url + '/image', debug=self.debug)
+        self.keystone.start()
         virt_type = self._choose_hypervisor(progress)
         device_spec = self.device_spec
         if self.demo_devices:
@@ -179,7 +197,8 @@ class Sandbox(object):
             device_spec = device_spec or list(demo.DEVICE_SPEC)
         self.settings = sandbox_config.Settings(
             self.state_dir, self.host, self.web.url, virt_type=virt_type,
-            device_spec=device_spec, debug=self.debug, mysql=self.mysql)
+            device_spec=device_spec, debug=self.debug, mysql=self.mysql,
+            keystone=self.keystone)
         self.settings.write()
         self._configure_nova()
         progress('Nova %s configured: %s' % (self.facts.nova_version,
@@ -194,6 +213,8 @@ class Sandbox(object):
         self._hypervisor()
         self._start_services()
         progress('conductor, scheduler and compute started')
+        self._wait_keystone()
+        progress('keystone ready: %s' % self.keystone.url)
         self._api()
         self.facts.start_seconds = time.monotonic() - began
         self._write_clouds_yaml()
@@ -318,18 +339,11 @@ class Sandbox(object):
     def _stand_ins(self):
         from nova.tests.fixtures import neutron as neutron_fixtures
 
-        from nova_usb_sandbox import auth
         from nova_usb_sandbox import images
         self.images = images.ImageStore()
         self.images.install(self.harness)
         self.images.add_empty_image()
         self.web.mount('/image', images.ImageAPI(self.images))
-        self.web.mount('/identity', auth.Identity({
-            'compute': self.settings.compute_url,
-            'image': self.settings.image_url,
-            'placement': self.settings.placement_url,
-            'identity': self.settings.identity_url,
-        }))
         # Servers are booted with --nic none; Nova still asks neutron
         # about ports on delete and in periodic tasks.
         self.harness.useFixture(neutron_fixtures.NeutronFixture(self.harness))
@@ -387,6 +401,15 @@ class Sandbox(object):
                                          if d.get('assignable')]
             except Exception:  # the count is for the printout only
                 LOG.exception('Could not count the host USB devices')
+
+    def _wait_keystone(self):
+        from nova_usb_sandbox import keystone
+        try:
+            self.keystone.wait()
+        except keystone.Unavailable as error:
+            raise StartError(str(error))
+        from importlib import metadata
+        self.facts.keystone_version = metadata.version('keystone')
 
     def _api(self):
         import nova.api.openstack.wsgi_app as wsgi_app
@@ -447,6 +470,8 @@ class Sandbox(object):
         steps.append(('stand-ins and patches', self.harness.cleanup))
         if self.libvirtd is not None:
             steps.append(('libvirtd', self.libvirtd.stop))
+        if self.keystone is not None:
+            steps.append(('keystone', self.keystone.stop))
         if self.mysql is not None and self.mysql.created and self.keep_state:
             LOG.info('Databases kept with the state: %s on %s',
                      ', '.join(self.mysql.created), self.mysql.shown())

@@ -14,12 +14,14 @@
 """What the sandbox prints: where it is, how to use it, what is real.
 
 Clients are configured as for any cloud, with an openrc-style environment
-or a clouds.yaml entry: keystone's token API is answered by the sandbox's
-stand-in (nova_usb_sandbox.auth.Identity), which takes any password and
-whose service catalog leads the clients to the sandbox's endpoints.
+or a clouds.yaml entry: they log in to the sandbox's keystone with a user
+name and a password made for this run, and keystone's service catalog
+leads them to the sandbox's endpoints.
 """
 
 import textwrap
+
+from nova_usb_sandbox import keystone
 
 CLOUD_NAME = 'nova-usb-sandbox'
 ADMIN = 'admin'
@@ -31,7 +33,7 @@ def environment(settings, user=ADMIN, project=ADMIN):
         'OS_AUTH_URL': settings.identity_url,
         'OS_IDENTITY_API_VERSION': '3',
         'OS_USERNAME': user,
-        'OS_PASSWORD': user,
+        'OS_PASSWORD': settings.keystone.passwords[user],
         'OS_PROJECT_NAME': project,
         'OS_USER_DOMAIN_NAME': 'Default',
         'OS_PROJECT_DOMAIN_NAME': 'Default',
@@ -51,13 +53,14 @@ def clouds_yaml(settings, user=ADMIN, project=ADMIN):
             auth:
               auth_url: %(auth_url)s
               username: %(user)s
-              password: %(user)s
+              password: %(password)s
               project_name: %(project)s
               user_domain_name: Default
               project_domain_name: Default
             identity_api_version: 3
         """) % {'cloud': CLOUD_NAME, 'auth_url': settings.identity_url,
-                'user': user, 'project': project}
+                'user': user, 'project': project,
+                'password': settings.keystone.passwords[user]}
 
 
 def parts(facts):
@@ -71,6 +74,8 @@ def parts(facts):
         ('databases', 'REAL', facts.databases or
          'SQLite files in the state directory'),
         ('messaging', 'REAL', 'oslo.messaging, in-process driver'),
+        ('keystone', 'REAL', 'keystone %s, fernet tokens, in its own '
+         'process' % facts.keystone_version),
     ]
     if facts.hypervisor == 'libvirt':
         rows.append(('hypervisor', 'REAL', 'libvirtd (%s) and QEMU (%s): '
@@ -88,7 +93,6 @@ def parts(facts):
         rows.append(('host USB devices', 'REAL', '%d devices of this host, '
                      'read by pyudev' % facts.usb_devices))
     rows += [
-        ('keystone', 'STAND-IN', 'tokens only, any password'),
         ('glance', 'STAND-IN', 'in-memory image store, read-only API'),
         ('neutron', 'STAND-IN', 'Nova\'s NeutronFixture: servers have '
          'no network'),
@@ -143,9 +147,16 @@ def banner(settings, facts):
     second = facts.assignable[1] if len(facts.assignable) > 1 else first
     lines += [
         '',
-        'Any user name and password work: user "admin" is an admin, any '
-        'other',
-        'user a member (and reader) of the project it names.',
+        'Accounts (keystone; passwords made for this run):',
+        '',
+        '  %-12s %-8s %s' % (
+            'admin', 'admin', 'admin (also member, reader), as above'),
+    ]
+    for user, (project, roles) in sorted(keystone.ACCOUNTS.items()):
+        lines.append('  %-12s %-8s %s   password %s' % (
+            user, project, ', '.join(roles),
+            settings.keystone.passwords[user]))
+    lines += [
         '',
         'The three use cases:',
         '',

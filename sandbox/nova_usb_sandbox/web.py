@@ -17,8 +17,10 @@ Like a DevStack behind its web server, every API of the sandbox is under
 one address: nova-api at /compute, placement at /placement, the image
 service at /image. The server is the standard library's wsgiref with a
 thread per request (nova-api and placement are ordinary WSGI applications,
-as under uWSGI or mod_wsgi), bound to 127.0.0.1 only: the sandbox trusts
-every token, so nothing outside this machine may reach it.
+as under uWSGI or mod_wsgi), bound to 127.0.0.1 only: placement runs on
+its noauth2 and the image service is a stand-in, so nothing outside this
+machine may reach it. keystone runs in a process of its own
+(nova_usb_sandbox.keystone) on the same kind of server.
 """
 
 import logging
@@ -61,6 +63,13 @@ class _LogStream(object):
         pass
 
 
+def make_server(port, app):
+    """A threaded WSGI server for ``app`` on 127.0.0.1:``port``."""
+    server = _Server((HOST, port), _Handler)
+    server.set_app(app)
+    return server
+
+
 class Dispatcher(object):
     """Routes /<prefix>/... to the application mounted there."""
 
@@ -93,8 +102,7 @@ class WebServer(object):
 
     def __init__(self, port=0):
         self.dispatcher = Dispatcher()
-        self._server = _Server((HOST, port), _Handler)
-        self._server.set_app(self.dispatcher)
+        self._server = make_server(port, self.dispatcher)
         self.port = self._server.server_address[1]
         self.url = 'http://%s:%d' % (HOST, self.port)
         self._thread = None

@@ -49,6 +49,7 @@ import concurrent.futures
 import json
 import os
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -354,7 +355,11 @@ class TestRacesUnderLoad(testtools.TestCase):
                       % READY_TIMEOUT)
         self.timings['sandbox start'] = time.monotonic() - began
         base_url = compute_url.rsplit('/compute/', 1)[0]
-        token = self.token(base_url)
+        printed = dict(re.findall(r'^\s+export (OS_[A-Z_]+)=(\S+)$',
+                                  self.sandbox.output, re.M))
+        self.auth_url = printed['OS_AUTH_URL']
+        self.admin_password = printed['OS_PASSWORD']
+        token = self.token('admin', 'admin', self.admin_password)
         self.base_url, self.compute_url, self.token_ = (
             base_url, compute_url, token)
         return Client(compute_url, token)
@@ -375,13 +380,12 @@ class TestRacesUnderLoad(testtools.TestCase):
         self.addDetail('nova.log errors and warnings', content.text_content(
             text))
 
-    @staticmethod
-    def token(base_url, user='admin', project='admin'):
-        """A token from the sandbox's identity API, as clients get one."""
-        response = requests.post(base_url + '/identity/v3/auth/tokens', json={
+    def token(self, user, project, password):
+        """A token from the sandbox's keystone, as clients get one."""
+        response = requests.post(self.auth_url + '/auth/tokens', json={
             'auth': {
                 'identity': {'methods': ['password'], 'password': {'user': {
-                    'name': user, 'password': user,
+                    'name': user, 'password': password,
                     'domain': {'name': 'Default'}}}},
                 'scope': {'project': {'name': project,
                                       'domain': {'name': 'Default'}}}}},
@@ -392,6 +396,31 @@ class TestRacesUnderLoad(testtools.TestCase):
         return response.headers['X-Subject-Token']
 
     # Set-up through the APIs, as an operator would
+
+    def member_token(self, number):
+        """Project "loadN" and its member "memberN", made through
+        keystone's API as an operator does; the member's token.
+        """
+        identity = requests.Session()
+        identity.headers['X-Auth-Token'] = self.token_
+
+        def call(method, path, body=None):
+            response = identity.request(method, self.auth_url + path,
+                                        json=body, timeout=REQUEST_TIMEOUT)
+            self.assertLess(response.status_code, 300, response.text)
+            return response.json() if response.content else None
+
+        project = call('POST', '/projects', {'project': {
+            'name': 'load%d' % number, 'domain_id': 'default'}})['project']
+        password = secrets.token_urlsafe(18)
+        user = call('POST', '/users', {'user': {
+            'name': 'member%d' % number, 'password': password,
+            'domain_id': 'default',
+            'default_project_id': project['id']}})['user']
+        role, = call('GET', '/roles?name=member')['roles']
+        call('PUT', '/projects/%s/users/%s/roles/%s' % (
+            project['id'], user['id'], role['id']))
+        return self.token('member%d' % number, 'load%d' % number, password)
 
     def make_room(self):
         """A VCPU allocation ratio for fifty one-vCPU servers on the one
@@ -415,9 +444,8 @@ class TestRacesUnderLoad(testtools.TestCase):
 
     def boot(self, client):
         """Fifty servers, ten by the member of each of five projects
-        (Nova's default quota is ten servers a project, and the sandbox's
-        identity stand-in has no project API, which quota updates need);
-        a project's ten are asked for once the previous ten are ACTIVE.
+        (Nova's default quota is ten servers a project); a project's ten
+        are asked for once the previous ten are ACTIVE.
         """
         image = requests.get(
             self.base_url + '/image/v2/images', params={'name': 'empty'},
@@ -426,8 +454,7 @@ class TestRacesUnderLoad(testtools.TestCase):
         per_project = RACERS // PROJECTS
         deadline = time.monotonic() + BUILD_TIMEOUT
         for number in range(1, PROJECTS + 1):
-            member = Client(self.compute_url, self.token(
-                self.base_url, 'member%d' % number, 'load%d' % number))
+            member = Client(self.compute_url, self.member_token(number))
             member.call('POST', '/servers', {'server': {
                 'name': 'racer', 'flavorRef': 'tiny',
                 'imageRef': image['id'], 'networks': 'none',

@@ -129,6 +129,16 @@ class Sandbox(object):
                 env[match.group(1)] = match.group(2)
         return env
 
+    def accounts(self):
+        """{user: (project, password)} of the printed accounts."""
+        accounts = {}
+        for line in self.lines:
+            match = re.match(r'^\s+(\S+)\s+(\S+)\s+\S+\s+password (\S+)$',
+                             line)
+            if match:
+                accounts[match.group(1)] = (match.group(2), match.group(3))
+        return accounts
+
     def state_dir(self):
         for line in self.lines:
             match = re.match(r'^\s+state\s+(\S+)', line)
@@ -167,9 +177,15 @@ class TestSandbox(testtools.TestCase):
                     if not k.startswith('OS_')}
         self.env.update(self.sandbox.environment())
 
-    def run_cli(self, *args, expect_ok=True):
+    def as_user(self, user):
+        """The printed environment, logged in as a printed account."""
+        project, password = self.sandbox.accounts()[user]
+        return dict(self.env, OS_USERNAME=user, OS_PROJECT_NAME=project,
+                    OS_PASSWORD=password)
+
+    def run_cli(self, *args, expect_ok=True, env=None):
         result = subprocess.run(
-            list(args), env=self.env, stdin=subprocess.DEVNULL,
+            list(args), env=env or self.env, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
         if expect_ok and result.returncode != 0:
             self.fail('%s failed (%d):\n%s%s' % (
@@ -276,6 +292,28 @@ class TestSandbox(testtools.TestCase):
             'usb', 'device', 'list', '--host', HOST, '-f', 'json')}
         self.assertEqual(running['id'], holders[key1['ID']])
         self.assertEqual(stopped['id'], holders[key2['ID']])
+
+        # keystone's roles hold: the reader of project "demo" sees
+        # neither the host's devices nor the admin's servers and may not
+        # attach; its member may not list the host's devices either.
+        openstack = os.path.join(BIN, 'openstack')
+        reader = self.as_user('demo-reader')
+        refused = self.run_cli(openstack, 'usb', 'device', 'list', '--host',
+                               HOST, env=reader, expect_ok=False)
+        self.assertNotEqual(0, refused.returncode)
+        self.assertIn('HTTP 403', refused.stderr)
+        listed = self.run_cli(openstack, 'server', 'list', '-f', 'json',
+                              env=reader)
+        self.assertEqual([], json.loads(listed.stdout))
+        refused = self.run_cli(openstack, 'server', 'usb', 'add',
+                               running['id'], key1['ID'], env=reader,
+                               expect_ok=False)
+        self.assertIn('No Server found for %s' % running['id'],
+                      refused.stderr)
+        refused = self.run_cli(openstack, 'usb', 'device', 'list', '--host',
+                               HOST, env=self.as_user('demo-member'),
+                               expect_ok=False)
+        self.assertIn('HTTP 403', refused.stderr)
 
         # 4. Detach.
         self.openstack('server', 'usb', 'remove', 'running', key1['ID'])

@@ -26,6 +26,7 @@ import fixtures
 from oslotest import base
 
 from nova_usb_sandbox import config
+from nova_usb_sandbox import keystone
 from nova_usb_sandbox import launcher
 from nova_usb_sandbox import mysql
 from nova_usb_sandbox import report
@@ -79,10 +80,15 @@ class SettingsTestCase(base.BaseTestCase):
         with open(path) as f:
             return f.read()
 
+    def keystone(self):
+        return keystone.Keystone(self.state, 'http://127.0.0.1:8/compute',
+                                 'http://127.0.0.1:8/image')
+
     def test_mysql_databases_in_the_configuration(self):
         server = mysql.Server('mysql+pymysql://u:secret@localhost/load')
         settings = config.Settings(self.state, 'sandbox',
-                                   'http://127.0.0.1:8', mysql=server)
+                                   'http://127.0.0.1:8', mysql=server,
+                                   keystone=self.keystone())
         settings.write()
         nova = config.paste_sections(self.read(settings.nova_conf))
         self.assertEqual(server.connection('nova_cell1'),
@@ -99,7 +105,8 @@ class SettingsTestCase(base.BaseTestCase):
 
     def test_sqlite_by_default(self):
         settings = config.Settings(self.state, 'sandbox',
-                                   'http://127.0.0.1:8')
+                                   'http://127.0.0.1:8',
+                                   keystone=self.keystone())
         settings.write()
         nova = config.paste_sections(self.read(settings.nova_conf))
         self.assertEqual(settings.sqlite('nova_cell1'),

@@ -13,9 +13,9 @@
 
 """The sandbox's parts that need no running Nova.
 
-Its paste pipeline is the project's own but for authentication, its demo
-recording is what the recording generator writes, and its stand-ins for
-keystone and glance answer what the clients ask.
+Its paste pipeline is the project's own, keystone's configuration holds
+passwords made per run, its demo recording is what the recording generator
+writes, and its glance stand-in answers what the clients ask.
 """
 
 import io
@@ -29,10 +29,10 @@ import webob
 import yaml
 
 from nova_usb.virt import devspec
-from nova_usb_sandbox import auth
 from nova_usb_sandbox import config
 from nova_usb_sandbox import demo
 from nova_usb_sandbox import images
+from nova_usb_sandbox import keystone
 from nova_usb_sandbox import report
 from tests.fixtures import usbgen
 
@@ -72,39 +72,53 @@ def call(app, method, path, body=None, headers=None):
     return request.get_response(app)
 
 
-class PasteTestCase(base.BaseTestCase):
+class ConfigTestCase(base.BaseTestCase):
 
-    def test_the_projects_pipeline_but_for_keystone(self):
+    def keystone(self, state):
+        return keystone.Keystone(state, 'http://127.0.0.1:8/compute/v2.1',
+                                 'http://127.0.0.1:8/image')
+
+    def test_the_api_paste_ini_is_the_projects_own(self):
         with open(os.path.join(ROOT, 'etc', 'nova', 'api-paste.ini')) as f:
-            project = config.paste_sections(f.read())
-        sandbox = config.paste_sections(config.render(config.API_PASTE))
-        expected = {}
-        for name, options in project.items():
-            if name == 'filter:authtoken':
-                name, options = 'filter:sandboxauth', {
-                    'paste.filter_factory':
-                        'nova_usb_sandbox.auth:TokenAuth.factory'}
-            expected[name] = {
-                key: ' '.join(value.replace(
-                    'authtoken', 'sandboxauth').split())
-                for key, value in options.items()}
-        sandbox = {name: {k: ' '.join(v.split()) for k, v in opts.items()}
-                   for name, opts in sandbox.items()}
-        self.assertEqual(expected, sandbox)
+            project = f.read()
+        with open(config.api_paste_ini()) as f:
+            self.assertEqual(project, f.read())
+        pipeline = config.paste_sections(project)[
+            'composite:openstack_compute_api_v21']['keystone'].split()
+        self.assertIn('authtoken', pipeline)
 
     def test_files_written(self):
         state = self.useFixture(fixtures.TempDir()).path
+        identity = self.keystone(state)
         settings = config.Settings(
             state, 'sandbox', 'http://127.0.0.1:8', device_spec=[
-                '{"vendor_id": "1050"}', '{"vendor_id": "0529"}'])
+                '{"vendor_id": "1050"}', '{"vendor_id": "0529"}'],
+            keystone=identity)
         settings.write()
         with open(settings.nova_conf) as f:
             text = f.read()
         self.assertIn('device_spec = {"vendor_id": "1050"}\n'
                       'device_spec = {"vendor_id": "0529"}\n', text)
         self.assertIn('compute_driver = usb_libvirt.LibvirtUsbDriver', text)
-        self.assertIn('api_paste_config = %s' % settings.api_paste_ini, text)
+        self.assertIn('api_paste_config = %s\n' % config.api_paste_ini(),
+                      text)
+        authtoken = settings.nova_sections()['keystone_authtoken']
+        self.assertIn('[keystone_authtoken]\n', text)
+        self.assertEqual(identity.url, authtoken['auth_url'])
+        self.assertEqual('nova', authtoken['username'])
+        self.assertEqual(identity.passwords['nova'], authtoken['password'])
+        # The file holds a password: for its owner only.
+        self.assertEqual(0o600, os.stat(settings.nova_conf).st_mode & 0o777)
         self.assertTrue(os.path.isdir(settings.path('instances')))
+
+    def test_keystone_passwords_are_made_per_run(self):
+        state = self.useFixture(fixtures.TempDir()).path
+        one, two = self.keystone(state), self.keystone(state)
+        self.assertEqual({'admin', 'nova', 'demo-member', 'demo-reader'},
+                         set(one.passwords))
+        for user in one.passwords:
+            self.assertNotEqual(one.passwords[user], two.passwords[user])
+            self.assertGreaterEqual(len(one.passwords[user]), 20)
 
 
 class DemoRecordingTestCase(base.BaseTestCase):
@@ -124,89 +138,6 @@ class DemoRecordingTestCase(base.BaseTestCase):
                         interface_classes=d.interfaces)) for spec in specs)]
         self.assertEqual(['YubiKey OTP+FIDO+CCID', 'YubiKey OTP+FIDO+CCID',
                           'Sentinel HL'], selected)
-
-
-class TokenAuthTestCase(base.BaseTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.seen = {}
-
-        def app(environ, start_response):
-            self.seen.update({k: v for k, v in environ.items()
-                              if k.startswith('HTTP_X_')})
-            start_response('200 OK', [])
-            return [b'']
-
-        self.app = auth.TokenAuth(app)
-
-    def test_parse_token(self):
-        self.assertEqual(('admin', 'admin', auth.ADMIN_ROLES),
-                         auth.parse_token('admin'))
-        self.assertEqual(('alice', 'bank', auth.USER_ROLES),
-                         auth.parse_token('alice:bank'))
-        self.assertEqual(('bob', 'bank', ('reader',)),
-                         auth.parse_token('bob:bank:reader'))
-
-    def test_no_token_is_401_that_says_what_to_send(self):
-        response = call(self.app, 'GET', '/servers')
-        self.assertEqual(401, response.status_int)
-        self.assertIn(b'user:project', response.body)
-
-    def test_token_becomes_keystone_headers(self):
-        response = call(self.app, 'GET', '/servers', headers={
-            'X-Auth-Token': 'alice:bank', 'X-Roles': 'admin',
-            'X-Project-Id': 'other'})
-        self.assertEqual(200, response.status_int)
-        self.assertEqual('alice', self.seen['HTTP_X_USER_ID'])
-        self.assertEqual('bank', self.seen['HTTP_X_PROJECT_ID'])
-        self.assertEqual('member,reader', self.seen['HTTP_X_ROLES'])
-
-
-class IdentityTestCase(base.BaseTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.app = auth.Identity({'compute': 'http://h/compute/v2.1'})
-
-    def test_versions(self):
-        response = call(self.app, 'GET', '/')
-        self.assertEqual(300, response.status_int)
-        self.assertEqual('v3.14',
-                         response.json['versions']['values'][0]['id'])
-        self.assertEqual(200, call(self.app, 'GET', '/v3').status_int)
-
-    def test_password_gives_user_project_token_and_catalog(self):
-        response = call(self.app, 'POST', '/v3/auth/tokens', {'auth': {
-            'identity': {'methods': ['password'], 'password': {'user': {
-                'name': 'alice', 'domain': {'name': 'Default'},
-                'password': 'anything'}}},
-            'scope': {'project': {'name': 'bank',
-                                  'domain': {'name': 'Default'}}}}})
-        self.assertEqual(201, response.status_int)
-        self.assertEqual('alice:bank', response.headers['X-Subject-Token'])
-        token = response.json['token']
-        self.assertEqual(['member', 'reader'],
-                         [r['name'] for r in token['roles']])
-        self.assertEqual('bank', token['project']['id'])
-        compute = token['catalog'][0]
-        self.assertEqual('compute', compute['type'])
-        self.assertEqual({'http://h/compute/v2.1'},
-                         {e['url'] for e in compute['endpoints']})
-
-    def test_rescoping_a_token(self):
-        response = call(self.app, 'POST', '/v3/auth/tokens', {'auth': {
-            'identity': {'methods': ['token'],
-                         'token': {'id': 'admin:admin'}},
-            'scope': {'project': {'id': 'bank'}}}})
-        self.assertEqual('admin:bank', response.headers['X-Subject-Token'])
-        self.assertIn('admin', [r['name'] for r in
-                                response.json['token']['roles']])
-
-    def test_anything_else_says_there_is_no_keystone(self):
-        response = call(self.app, 'GET', '/v3/projects')
-        self.assertEqual(404, response.status_int)
-        self.assertIn('no keystone', response.json['error']['message'])
 
 
 class ImagesTestCase(base.BaseTestCase):
@@ -249,12 +180,17 @@ class ImagesTestCase(base.BaseTestCase):
 class ReportTestCase(base.BaseTestCase):
 
     def test_environment_and_clouds_yaml_agree(self):
-        settings = config.Settings('/s', 'sandbox', 'http://127.0.0.1:8')
+        identity = keystone.Keystone('/s', 'http://127.0.0.1:8/compute/v2.1',
+                                     'http://127.0.0.1:8/image')
+        settings = config.Settings('/s', 'sandbox', 'http://127.0.0.1:8',
+                                   keystone=identity)
         env = report.environment(settings)
         cloud = yaml.safe_load(report.clouds_yaml(settings))['clouds'][
             report.CLOUD_NAME]
         self.assertEqual(env['OS_AUTH_URL'], cloud['auth']['auth_url'])
-        self.assertEqual('http://127.0.0.1:8/identity', env['OS_AUTH_URL'])
+        self.assertEqual(identity.url, env['OS_AUTH_URL'])
         self.assertEqual(env['OS_USERNAME'], cloud['auth']['username'])
+        self.assertEqual(identity.passwords['admin'], env['OS_PASSWORD'])
+        self.assertEqual(env['OS_PASSWORD'], cloud['auth']['password'])
         self.assertEqual(env['OS_PROJECT_NAME'],
                          cloud['auth']['project_name'])

@@ -1,0 +1,231 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The cloud's USB node: nova-compute on the e2e suite's nested test host.
+
+The nested host (tests/e2e/vm.py) has real kernel USB and its own
+libvirtd, and no network at all. The control plane reaches it, and it
+reaches the control plane, over one ssh connection carried by a
+virtio-serial port: inside, ``sshd -i`` reads and writes the port
+(tests/e2e/guest/init.sh); outside, ssh's ProxyCommand is ``socat`` on the
+port's unix socket in QEMU. That connection is the master of an ssh
+control socket (every later command shares it) and carries remote
+forwards ``-R 127.0.0.1:PORT:127.0.0.1:PORT`` for RabbitMQ, keystone,
+placement, glance and the network service, so that the node's nova.conf
+names the same ``127.0.0.1`` addresses as the others'. No address but
+127.0.0.1 is used on either side.
+
+The node's configuration files are rendered from etc/cloud/ like node 1's
+and written into the 9p share (``out/cloud/etc``); its logs are written
+into the share too (``out/cloud/logs``).
+"""
+
+import os
+import shlex
+import subprocess
+import time
+
+from tests.cloud import processes
+
+HOST = 'node2'
+GUEST_NAME = 'nested-usb-host'
+SSH_PORT_NAME = 'org.openstack.nova-usb.ssh'
+GUEST_SHARE = '/mnt/out'
+GUEST_VENV = '/opt/nova-usb'
+GUEST_STATE = '/var/lib/nova-usb-cloud'
+READY_TIMEOUT = 15 * 60
+COMPUTE_UP_TIMEOUT = 10 * 60
+
+
+def key_paths(run_dir):
+    return os.path.join(run_dir, 'cloud-key'), os.path.join(
+        run_dir, 'out', 'cloud', 'authorized_keys')
+
+
+def prepare(run_dir):
+    """Before the nested host boots: a key pair for this run (the private
+    half stays outside), the public half where the guest's init takes it.
+    """
+    private, authorized = key_paths(run_dir)
+    os.makedirs(os.path.dirname(authorized), exist_ok=True)
+    for path in (private, private + '.pub'):
+        if os.path.exists(path):
+            os.unlink(path)
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C',
+                    'nova-usb-cloud', '-f', private], check=True)
+    with open(private + '.pub') as public, open(authorized, 'w') as out:
+        out.write(public.read())
+
+
+class NestedNode(object):
+    """nova-compute ``node2`` on the nested host, through the tunnel.
+
+    :param run_dir: the e2e run directory (QEMU's sockets, ``out/``)
+    :param qemu: the nested host's QEMU process (a Popen)
+    :param log_dir: the cloud's log directory (the tunnel's log)
+    """
+
+    def __init__(self, run_dir, qemu, log_dir=None):
+        self.run_dir = run_dir
+        self.qemu = qemu
+        self.log_dir = log_dir
+        self.key, _ = key_paths(run_dir)
+        self.socket = os.path.join(run_dir, 'ssh.sock')
+        self.control = os.path.join(run_dir, 'ssh-control')
+        self.share = os.path.join(run_dir, 'out', 'cloud')
+        self.tunnel = None
+        self.compute_pid = None
+
+    def ready_marker(self):
+        return os.path.join(self.share, 'ready')
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        """Until the guest's init has sshd on the port (after the e2e
+        suites), or QEMU is gone.
+        """
+        qemu = self.qemu
+        processes.wait_until(
+            lambda: (os.path.exists(self.ready_marker()) or
+                     qemu.poll() is not None), timeout,
+            'the nested host serves ssh')
+        if qemu.poll() is not None:
+            raise processes.ServiceError('the nested host stopped')
+
+    def _options(self):
+        return [
+            '-F', '/dev/null', '-i', self.key,
+            '-o', 'IdentitiesOnly=yes',
+            '-o', 'StrictHostKeyChecking=no',
+            '-o', 'UserKnownHostsFile=/dev/null',
+            '-o', 'LogLevel=ERROR',
+            '-o', 'ServerAliveInterval=30',
+            '-o', 'ControlPath=' + self.control,
+        ]
+
+    def open(self, ports):
+        """The tunnel: ssh's master connection with a remote forward for
+        each of ``ports`` (127.0.0.1 on both ends).
+        """
+        argv = ['ssh'] + self._options() + [
+            '-o', 'ProxyCommand=socat - UNIX-CONNECT:' + self.socket,
+            '-o', 'ControlMaster=yes', '-o', 'ExitOnForwardFailure=yes',
+            '-N']
+        for port in ports:
+            argv += ['-R', '127.0.0.1:%d:127.0.0.1:%d' % (port, port)]
+        argv.append('root@' + GUEST_NAME)
+        self.tunnel = processes.Process(
+            'ssh-tunnel', argv, os.path.join(self.log_dir, 'ssh-tunnel.log'))
+        self.tunnel.start()
+        processes.wait_until(self._master_up, 120, 'the ssh tunnel is up',
+                             self.tunnel)
+
+    def _master_up(self):
+        return subprocess.run(
+            ['ssh'] + self._options() + ['-O', 'check', 'root@' + GUEST_NAME],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode == 0
+
+    def run(self, command, check=True, timeout=600):
+        """A shell command on the nested host, over the tunnel; its
+        output.
+        """
+        result = subprocess.run(
+            ['ssh'] + self._options() + ['root@' + GUEST_NAME, command],
+            capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode:
+            raise processes.ServiceError('on the nested host: %s: exit %d: %s'
+                                         % (command, result.returncode,
+                                            result.stderr.strip()))
+        return result.stdout
+
+    # -- nova-compute on the node ------------------------------------------
+
+    def guest_path(self, *parts):
+        return os.path.join(GUEST_SHARE, 'cloud', *parts)
+
+    def write_configuration(self, cloud):
+        """nova.conf and nova-compute-node2.conf, for the node's paths."""
+        etc = os.path.join(self.share, 'etc')
+        os.makedirs(etc, exist_ok=True)
+        os.makedirs(os.path.join(self.share, 'logs'), exist_ok=True)
+        values = dict(state_dir=GUEST_STATE,
+                      log_dir=self.guest_path('logs'))
+        from tests.cloud import snippets
+        snippets.write('nova.conf', os.path.join(etc, 'nova.conf'),
+                       cloud.values(**values))
+        snippets.write(
+            'nova-compute.conf',
+            os.path.join(etc, 'nova-compute-%s.conf' % HOST),
+            cloud.values(
+                host=HOST, virt_type='qemu',
+                instances_path=GUEST_STATE + '/instances',
+                privsep_helper=GUEST_VENV + '/bin/privsep-helper',
+                nova_conf=self.guest_path('etc', 'nova.conf'),
+                service_conf=self.guest_path('etc',
+                                             'nova-compute-%s.conf' % HOST),
+                device_spec=cloud.device_spec, **values))
+        self.run('mkdir -p %s/nova/locks %s/instances && chmod 755 %s %s/'
+                 'instances' % ((GUEST_STATE,) * 4))
+
+    def start_compute(self):
+        """nova-compute in the background on the node; returns its pid."""
+        command = (
+            'cd / && OS_NOVA_DISABLE_EVENTLET_PATCHING=1 setsid '
+            '%s/bin/nova-compute --config-file %s --config-file %s '
+            '>>%s 2>&1 </dev/null & echo $!' % (
+                GUEST_VENV, self.guest_path('etc', 'nova.conf'),
+                self.guest_path('etc', 'nova-compute-%s.conf' % HOST),
+                self.guest_path('logs', 'nova-compute-%s.stdout.log' % HOST)))
+        self.compute_pid = int(self.run(command).strip())
+        return self.compute_pid
+
+    def kill_compute(self):
+        """SIGKILL to the node's nova-compute, by its pid; waits until the
+        process is gone.
+        """
+        self.run('kill -9 %d' % self.compute_pid)
+        self._wait_gone(self.compute_pid)
+
+    def stop_compute(self):
+        if self.compute_pid is None or self.tunnel is None or \
+                not self.tunnel.running():
+            return
+        self.run('kill %d' % self.compute_pid, check=False)
+        if not self._wait_gone(self.compute_pid, 30, fail=False):
+            self.run('kill -9 %d' % self.compute_pid, check=False)
+        self.compute_pid = None
+
+    def _wait_gone(self, pid, timeout=60, fail=True):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run('kill -0 %d 2>/dev/null && echo alive || true' % pid
+                        ).strip() != 'alive':
+                return True
+            time.sleep(1)
+        if fail:
+            raise processes.ServiceError('pid %d still runs on the nested '
+                                         'host' % pid)
+        return False
+
+    def info_usb(self, domain):
+        """HMP ``info usb`` of a nested guest's QEMU: what it holds."""
+        return self.run('virsh -c qemu:///system qemu-monitor-command '
+                        '--hmp %s "info usb"' % shlex.quote(domain))
+
+    def close(self):
+        """nova-compute on the node, then the tunnel, each by its pid."""
+        try:
+            self.stop_compute()
+        except (processes.ServiceError, subprocess.SubprocessError, OSError):
+            pass
+        if self.tunnel is not None:
+            self.tunnel.stop()

@@ -1,0 +1,354 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What users and the admin of the cloud do, with the real ``openstack``.
+
+Each scenario is a method ``scenario_<n>_<what>``, run in order (later ones
+use the servers earlier ones made). Every command is python-openstackclient
+with nova-usb's plugin as a separate process, logged in through keystone
+with its user's password; its command line, exit status and output go into
+the transcript. Users: the admin, ``member-a`` and ``reader-a`` (roles
+member and reader of project A), ``member-b`` (member of project B).
+"""
+
+import json
+import os
+import subprocess
+import time
+import traceback
+
+from tests.cloud import deploy
+
+OPENSTACK = os.path.join(deploy.BIN, 'openstack')
+# The microversion Nova 34's client features here need (--nic none: 2.37).
+COMPUTE_API_VERSION = '2.96'
+FLAVOR = {'name': 'tiny', 'ram': 64, 'vcpus': 1, 'disk': 1}
+IMAGE = 'empty'
+ACTIVE_TIMEOUT = 300
+# The nested host's sticks (tests/e2e/topology.json) and what QEMU's
+# "info usb" calls them.
+STICK_LIVE = 'NOVAUSB-A'
+STICK_COLD = 'NOVAUSB-B'
+STICK_OTHER = 'NOVAUSB-C'
+STICK_PRODUCT = 'QEMU USB HARDDRIVE'
+
+
+def needs_usb_node(scenario):
+    """A scenario that runs only when the cloud has its USB node."""
+    scenario.needs_usb_node = True
+    return scenario
+
+
+class CommandFailed(Exception):
+
+    def __init__(self, argv, code, out, err):
+        super().__init__('openstack %s: exit %d: %s' % (
+            ' '.join(argv), code, (err or out).strip()[-800:]))
+        self.code = code
+        self.out = out
+        self.err = err
+
+
+class Result(object):
+
+    def __init__(self, name, passed, seconds, detail=''):
+        self.name = name
+        self.passed = passed
+        self.seconds = seconds
+        self.detail = detail
+
+
+class Scenarios(object):
+
+    def __init__(self, cloud, transcript):
+        self.cloud = cloud
+        self.keystone = cloud.keystone
+        self.transcript = open(transcript, 'a')
+        self.users = {}    # name -> OS_* environment
+        self.servers = {}  # label -> server id
+
+    # -- the cloud's accounts, flavor, image and zones ----------------------
+
+    def prepare(self):
+        """Projects, users with real roles, a flavor, an image in glance,
+        one availability zone per compute node.
+        """
+        keystone = self.keystone
+        self.users['admin'] = keystone.admin_credentials()
+        for name, project, roles in (
+                ('member-a', 'project-a', ['member']),
+                ('reader-a', 'project-a', ['reader']),
+                ('member-b', 'project-b', ['member'])):
+            secret = keystone.user(name, project, roles)
+            self.users[name] = keystone.credentials(name, secret, project)
+        admin = keystone.admin()
+        admin.compute.create_flavor(is_public=True, **FLAVOR)
+        # A 1 MiB disk of zeros: nothing boots from it, the guest stays in
+        # its firmware, which is all a USB attach needs. It has no
+        # operating system to shut down: stop powers it off at once.
+        image = admin.image.create_image(
+            name=IMAGE, disk_format='raw', container_format='bare',
+            visibility='public', data=b'\0' * (1 << 20),
+            os_shutdown_timeout=0)
+        self.note('# image %s in glance: %s' % (IMAGE, image.status))
+        for host in self.cloud.compute_hosts():
+            aggregate = admin.compute.create_aggregate(
+                name=host, availability_zone=host)
+            admin.compute.add_host_to_aggregate(aggregate, host)
+
+    def environment_block(self):
+        lines = ['# the admin of the cloud:']
+        lines += ['export %s=%s' % item
+                  for item in sorted(self.users['admin'].items())]
+        return '\n'.join(lines)
+
+    # -- commands ----------------------------------------------------------
+
+    def note(self, text):
+        self.transcript.write(text + '\n')
+        self.transcript.flush()
+
+    def openstack(self, user, *argv, fmt='json'):
+        """``openstack ARGV`` as ``user``; parsed JSON output, or the text
+        when ``fmt`` is None. Raises CommandFailed on a non-zero exit.
+        """
+        argv = list(argv) + (['-f', fmt] if fmt else [])
+        env = dict(os.environ)
+        env.update(self.users[user])
+        env['OS_COMPUTE_API_VERSION'] = COMPUTE_API_VERSION
+        began = time.monotonic()
+        result = subprocess.run([OPENSTACK] + argv, env=env,
+                                capture_output=True, text=True, timeout=300)
+        self.note('$ openstack %s    # as %s, exit %d, %.1f s\n%s%s' % (
+            ' '.join(argv), user, result.returncode,
+            time.monotonic() - began, result.stdout, result.stderr))
+        if result.returncode:
+            raise CommandFailed(argv, result.returncode, result.stdout,
+                                result.stderr)
+        if fmt == 'json':
+            return json.loads(result.stdout or 'null')
+        return result.stdout
+
+    def refused(self, user, *argv, says=()):
+        """``openstack ARGV`` as ``user`` fails, its error saying each of
+        ``says`` (case-insensitive); returns the error text.
+        """
+        try:
+            self.openstack(user, *argv)
+        except CommandFailed as failure:
+            text = failure.err + failure.out
+            for words in says:
+                if words.lower() not in text.lower():
+                    raise AssertionError('%r does not say %r: %s' % (
+                        ' '.join(argv), words, text.strip()))
+            return text
+        raise AssertionError('%s was allowed to %s' % (user, ' '.join(argv)))
+
+    def wait_status(self, user, server, status, timeout=ACTIVE_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.openstack(user, 'server', 'show', server,
+                                   '-c', 'status',
+                                   '-c', 'OS-EXT-STS:task_state')
+            if shown['status'] == status and not shown.get(
+                    'OS-EXT-STS:task_state'):
+                return
+            if shown['status'] == 'ERROR' or time.monotonic() > deadline:
+                raise AssertionError('server %s is %s, not %s' % (
+                    server, shown['status'], status))
+            time.sleep(2)
+
+    def create_server(self, user, name, host):
+        created = self.openstack(
+            user, 'server', 'create', '--flavor', FLAVOR['name'],
+            '--image', IMAGE, '--nic', 'none', '--availability-zone', host,
+            name, '-c', 'id')
+        self.wait_status(user, created['id'], 'ACTIVE')
+        shown = self.openstack('admin', 'server', 'show', created['id'],
+                               '-c', 'OS-EXT-SRV-ATTR:host')
+        assert shown['OS-EXT-SRV-ATTR:host'] == host, shown
+        self.servers[name] = created['id']
+        return created['id']
+
+    # -- the scenarios -----------------------------------------------------
+
+    def scenario_01_admin_lists_each_node(self):
+        for host in self.cloud.compute_hosts():
+            devices = self.openstack('admin', 'usb', 'device', 'list',
+                                     '--host', host)
+            self.note('# %s: %d USB devices' % (host, len(devices)))
+            assert isinstance(devices, list), devices
+        for user in ('member-a', 'reader-a', 'member-b'):
+            self.refused(user, 'usb', 'device', 'list', '--host',
+                         deploy.LOCAL_NODE, says=['policy'])
+
+    def scenario_02_member_boots_a_server_on_node1(self):
+        server = self.create_server('member-a', 'a-node1', deploy.LOCAL_NODE)
+        assert self.openstack('member-a', 'server', 'usb', 'list',
+                              server) == []
+        available = self.openstack('member-a', 'server', 'usb', 'available',
+                                   server)
+        assert available == [], available
+
+    def scenario_03_project_b_cannot_see_or_touch_a(self):
+        server = self.servers['a-node1']
+        names = [s['Name'] for s in
+                 self.openstack('member-b', 'server', 'list')]
+        assert 'a-node1' not in names, names
+        self.refused('member-b', 'server', 'show', server,
+                     says=['no server'])
+        self.refused('member-b', 'server', 'usb', 'list', server)
+        self.refused('member-b', 'server', 'usb', 'add', server,
+                     '00000000-0000-5000-8000-000000000000')
+
+    def scenario_04_reader_lists_but_cannot_attach(self):
+        server = self.servers['a-node1']
+        assert self.openstack('reader-a', 'server', 'usb', 'list',
+                              server) == []
+        self.openstack('reader-a', 'server', 'usb', 'controller', 'list',
+                       server)
+        device = (self.stick(STICK_OTHER)['ID'] if self.cloud.usb_host
+                  else '00000000-0000-5000-8000-000000000000')
+        self.refused('reader-a', 'server', 'usb', 'add', server, device,
+                     says=['policy'])
+
+    def stick(self, serial):
+        """The USB node's stick with ``serial``, as the admin lists it."""
+        for device in self.openstack('admin', 'usb', 'device', 'list',
+                                     '--host', self.cloud.usb_host):
+            if device['Serial'] == serial:
+                return device
+        raise AssertionError('no stick %s on %s' % (serial,
+                                                    self.cloud.usb_host))
+
+    def sticks_in_guest(self, server):
+        """How many USB sticks the server's QEMU holds (HMP info usb)."""
+        name = self.openstack('admin', 'server', 'show', server, '-c',
+                              'OS-EXT-SRV-ATTR:instance_name')[
+            'OS-EXT-SRV-ATTR:instance_name']
+        shown = self.cloud.usb_node.info_usb(name)
+        self.note('# info usb of %s:\n%s' % (name, shown))
+        return shown.count(STICK_PRODUCT)
+
+    @needs_usb_node
+    def scenario_05_live_attach_and_detach(self):
+        host = self.cloud.usb_host
+        stick = self.stick(STICK_LIVE)
+        assert stick['Assignable'] and stick['Server ID'] is None, stick
+        server = self.create_server('member-a', 'a-usb', host)
+        available = [d['ID'] for d in self.openstack(
+            'member-a', 'server', 'usb', 'available', server)]
+        assert stick['ID'] in available, available
+        attached = self.openstack('member-a', 'server', 'usb', 'add',
+                                  server, stick['ID'])
+        assert attached['status'] == 'attached', attached
+        assert self.sticks_in_guest(server) == 1
+        assert self.stick(STICK_LIVE)['Server ID'] == server
+        self.openstack('member-a', 'server', 'usb', 'remove', server,
+                       stick['ID'], fmt=None)
+        assert self.sticks_in_guest(server) == 0
+        assert self.stick(STICK_LIVE)['Server ID'] is None
+        assert self.openstack('member-a', 'server', 'usb', 'list',
+                              server) == []
+
+    @needs_usb_node
+    def scenario_06_cold_attach_then_start(self):
+        host = self.cloud.usb_host
+        stick = self.stick(STICK_COLD)
+        server = self.create_server('member-a', 'a-usb-cold', host)
+        self.openstack('member-a', 'server', 'stop', server, fmt=None)
+        self.wait_status('member-a', server, 'SHUTOFF')
+        attached = self.openstack('member-a', 'server', 'usb', 'add',
+                                  server, stick['ID'])
+        assert attached['status'] == 'attached', attached
+        self.openstack('member-a', 'server', 'start', server, fmt=None)
+        self.wait_status('member-a', server, 'ACTIVE')
+        assert self.sticks_in_guest(server) == 1
+        assert self.stick(STICK_COLD)['Server ID'] == server
+
+    @needs_usb_node
+    def scenario_07_device_on_another_host_refused(self):
+        stick = self.stick(STICK_OTHER)
+        self.refused('member-a', 'server', 'usb', 'add',
+                     self.servers['a-node1'], stick['ID'],
+                     says=['on another host'])
+        assert self.stick(STICK_OTHER)['Server ID'] is None
+
+    def scenario_08_nova_compute_killed_and_restarted(self):
+        host = self.cloud.usb_host or deploy.LOCAL_NODE
+        listing = ('admin', 'usb', 'device', 'list', '--host', host)
+        before = self.openstack(*listing)
+        self.cloud.kill_compute(host)
+        self.note('# nova-compute on %s killed (SIGKILL)' % host)
+        self.cloud.restart_compute(host)
+        self.note('# nova-compute on %s up again' % host)
+        after = self.openstack(*listing)
+        assert before == after, (before, after)
+        server = self.servers['a-node1']
+        self.wait_status('member-a', server, 'ACTIVE')
+        if self.cloud.usb_host:
+            server = self.servers['a-usb-cold']
+            held = self.openstack('member-a', 'server', 'usb', 'list',
+                                  server)
+            assert [(d['ID'], d['Status']) for d in held] == [
+                (self.stick(STICK_COLD)['ID'], 'attached')], held
+            assert self.sticks_in_guest(server) == 1
+
+    def scenario_09_rabbitmq_restarted(self):
+        self.cloud.rabbit.stop()
+        self.cloud.rabbit.start()
+        self.note('# RabbitMQ restarted')
+        if self.cloud.usb_host:
+            server = self.servers['a-usb']
+            stick = self.stick(STICK_LIVE)
+            attached = self.openstack('member-a', 'server', 'usb', 'add',
+                                      server, stick['ID'])
+            assert attached['status'] == 'attached', attached
+            assert self.sticks_in_guest(server) == 1
+            self.openstack('member-a', 'server', 'usb', 'remove', server,
+                           stick['ID'], fmt=None)
+            return
+        server = self.servers['a-node1']
+        self.openstack('member-a', 'server', 'stop', server, fmt=None)
+        self.wait_status('member-a', server, 'SHUTOFF')
+        self.openstack('member-a', 'server', 'start', server, fmt=None)
+        self.wait_status('member-a', server, 'ACTIVE')
+
+    # -- running them ------------------------------------------------------
+
+    def run(self, only=None):
+        names = sorted(name for name in dir(self)
+                       if name.startswith('scenario_'))
+        if only:
+            names = [n for n in names if any(o in n for o in only)]
+        if self.cloud.usb_host is None:
+            names = [n for n in names if not getattr(
+                getattr(self, n), 'needs_usb_node', False)]
+        results = []
+        for name in names:
+            self.note('\n### %s' % name)
+            began = time.monotonic()
+            try:
+                getattr(self, name)()
+            except Exception:
+                result = Result(name, False, time.monotonic() - began,
+                                traceback.format_exc())
+            else:
+                result = Result(name, True, time.monotonic() - began)
+            results.append(result)
+            print('cloud: %-6s %6.1f s  %s' % (
+                'passed' if result.passed else 'FAILED', result.seconds,
+                name), flush=True)
+            if not result.passed:
+                print(result.detail, flush=True)
+                self.note(result.detail)
+        return results

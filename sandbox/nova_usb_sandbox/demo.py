@@ -25,6 +25,10 @@ YubiKeys behind it, told apart only by their serial numbers; a licence
 dongle without a serial number on port 2; a keyboard on port 3. The demo's
 [usb] device_spec selects the YubiKeys and the dongle; the keyboard stays
 unassignable ("not matched by [usb] device_spec") and hubs always are.
+
+The demo also has a flavor, ``yubikey``, that asks placement for one
+YubiKey (``resources:CUSTOM_USB_1050_0407=1``): servers booted with it
+get one of the two keys each, and a third one finds no valid host.
 """
 
 import os
@@ -38,6 +42,10 @@ DEVICE_SPEC = (
     '{"vendor_id": "1050", "product_id": "0407"}',
     '{"vendor_id": "0529", "product_id": "0001"}',
 )
+# A flavor that asks for a YubiKey of the recording.
+FLAVOR = {'name': 'yubikey', 'flavorid': 'yubikey', 'memory_mb': 64,
+          'vcpus': 1, 'root_gb': 1, 'ephemeral_gb': 0, 'swap': 0,
+          'extra_specs': {'resources:CUSTOM_USB_1050_0407': '1'}}
 WRAPPER = 'umockdev-wrapper'
 # Set in the re-executed process: a second failure to preload is an error,
 # not another re-exec.

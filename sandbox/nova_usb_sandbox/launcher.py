@@ -351,9 +351,13 @@ class Sandbox(object):
     def _flavor(self):
         from nova import context as nova_context
         from nova import objects
-        flavor = objects.Flavor(context=nova_context.get_admin_context(),
-                                is_public=True, **FLAVOR)
-        flavor.create()
+        flavors = [FLAVOR]
+        if self.demo_devices:
+            from nova_usb_sandbox import demo
+            flavors.append(demo.FLAVOR)
+        for flavor in flavors:
+            objects.Flavor(context=nova_context.get_admin_context(),
+                           is_public=True, **flavor).create()
 
     def _hypervisor(self):
         if self.demo_devices:

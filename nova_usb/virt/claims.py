@@ -74,11 +74,6 @@ class UsbClaims(object):
     def snapshot(self):
         return dict(self._holders)
 
-    def state(self):
-        """Everything restore() needs to undo later claims."""
-        return dict(self._holders), set(self._allocated)
-
-    def restore(self, state):
-        holders, allocated = state
-        self._holders = dict(holders)
-        self._allocated = set(allocated)
+    def restore(self, snapshot):
+        self._holders = dict(snapshot)
+        self._allocated &= set(self._holders)

@@ -84,13 +84,18 @@ class PlacedDevices(object):
             return
         system_metadata = dict(instance.system_metadata)
         with self.lock:
-            state = self.claims.state()
+            # Undone one by one on failure: other servers' claims may have
+            # changed meanwhile.
+            claimed = [d for d in device_ids
+                       if self.claims.holder(d) != instance.uuid]
+            released = [d for d in before if d not in device_ids and
+                        self.claims.holder(d) == instance.uuid]
             allocated = []
             for device_id in device_ids:
                 device = self.inventory.get(device_id)
                 reason = self._refusal(device, instance.uuid)
                 if reason:
-                    self.claims.restore(state)
+                    self._undo_allocated(instance, claimed, [])
                     raise nova_exception.ComputeResourcesUnavailable(
                         reason='USB device %s allocated to the server is '
                         '%s' % (device_id, reason))
@@ -98,7 +103,7 @@ class PlacedDevices(object):
                 allocated.append(usb_requests.DeviceRequest(
                     id=device.id, vendor_id=device.vendor_id,
                     product_id=device.product_id, allocated=True))
-            for device_id in set(before) - set(device_ids):
+            for device_id in released:
                 self.claims.release(device_id, instance.uuid)
         wanted = dict(system_metadata)
         usb_requests.store(wanted, requests.with_allocated(allocated))
@@ -106,13 +111,21 @@ class PlacedDevices(object):
         try:
             yield
         except Exception:
-            with self.lock:
-                self.claims.restore(state)
+            self._undo_allocated(instance, claimed, released)
             instance.system_metadata = system_metadata
             raise
         if device_ids:
             LOG.info('USB devices %s allocated by placement are the '
                      'server\'s', ', '.join(device_ids), instance=instance)
+
+    def _undo_allocated(self, instance, claimed, released):
+        with self.lock:
+            for device_id in claimed:
+                self.claims.release(device_id, instance.uuid)
+            for device_id in released:
+                if self.claims.holder(device_id) is None:
+                    self.claims.claim(device_id, instance.uuid,
+                                      allocated=True)
 
     def _reserve(self, context, device_id, instance_uuid):
         if self.providers is not None:

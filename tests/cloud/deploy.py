@@ -196,6 +196,7 @@ class Cloud(object):
         # QEMU (user libvirt-qemu) must reach the instances directory.
         os.chmod(self.run_dir, 0o755)
         os.chmod(self.state_dir, 0o755)
+        self.remove_guests()  # of a previous run that could not
         self._databases()
         self._step('MariaDB: databases %s' % ', '.join(
             db for dbs in DATABASES.values() for db in dbs))
@@ -393,6 +394,8 @@ class Cloud(object):
         since = datetime.datetime.utcnow().replace(microsecond=0)
 
         def up():
+            if process is not None and not process.running():
+                return False  # wait_until says why
             for service in admin.compute.services(binary='nova-compute',
                                                   host=host):
                 if service.state == 'up' and service.updated_at and (
@@ -474,11 +477,33 @@ class Cloud(object):
         if self.usb_node is not None:
             self.usb_node.close()
         for process in self.all_processes():
+            if process in self.libvirtd.processes():
+                self.remove_guests()
             try:
                 process.stop()
             except OSError:
                 pass
+        if not self.libvirtd.processes():
+            self.remove_guests()
         # What the services started themselves (nova-compute's privsep
         # daemon): found by the run's configuration directory in their
         # command line, stopped by pid.
         processes.stop_pids(processes.left_behind(self.conf_dir))
+
+    def remove_guests(self):
+        """This machine's domains of the cloud's servers, whatever state
+        the run ended in (libvirt keeps their definitions): by the UUIDs
+        of the servers in the cell database.
+        """
+        try:
+            listed = subprocess.run(
+                ['mariadb', '-N', '-B', '-e',
+                 'SELECT uuid FROM nova.instances'],
+                capture_output=True, text=True, check=True).stdout.split()
+        except (subprocess.CalledProcessError, OSError):
+            return
+        for uuid in listed:
+            for action in ('destroy', 'undefine'):
+                subprocess.run(['virsh', '-c', Libvirtd.URI, action, uuid],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)

@@ -55,6 +55,8 @@ PACKAGES = (
     'udev', 'usbutils', 'iproute2', 'procps',
     'libvirt-daemon-system', 'libvirt-clients', 'qemu-system-x86',
     'qemu-utils', 'python3-venv',
+    # The cloud's tunnel to its USB node (sshd -i on a virtio-serial port)
+    'openssh-server',
 )
 # Loaded by the initramfs, in dependency order (modprobe --show-depends).
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic',

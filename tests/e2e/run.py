@@ -26,6 +26,13 @@ passed, kept when it failed. QEMU is stopped by its pid in every case.
     python -m tests.e2e.run                    # both suites
     python -m tests.e2e.run --suite tests.e2e.guest.test_driver
     python -m tests.e2e.run --benchmark        # benchmarks/usb_passthrough
+    python -m tests.e2e.run --cloud            # the suites, then tox -e cloud
+    python -m tests.e2e.run --cloud-only       # tox -e cloud alone
+
+With ``--cloud``, once the suites are done the nested host stays up as the
+USB node of the multi-process cloud of tests/cloud (one build and one boot
+for both); the cloud's lines follow the suites', its last line is
+``cloud: N passed, N failed``.
 """
 
 import argparse
@@ -36,6 +43,8 @@ import signal
 import sys
 import time
 
+from tests.cloud import nested as cloud_nested
+from tests.cloud import run as cloud_run
 from tests.e2e import image
 from tests.e2e import vm
 
@@ -52,6 +61,15 @@ def parse_args(argv):
     parser.add_argument('--benchmark', action='store_true',
                         help='run benchmarks/usb_passthrough.py inside '
                              'instead of the tests')
+    parser.add_argument('--cloud', action='store_true',
+                        help='after the suites, run the multi-process '
+                             'cloud (tests/cloud) with the nested host as '
+                             'its USB node')
+    parser.add_argument('--cloud-only', action='store_true',
+                        help='the cloud without the suites (tox -e cloud)')
+    parser.add_argument('--cloud-benchmark', action='store_true',
+                        help='with the cloud, also run '
+                             'benchmarks/cloud_attach.py')
     parser.add_argument('--timeout', type=int, default=RUN_TIMEOUT,
                         help='seconds the VM may run (default %(default)s)')
     return parser.parse_args(argv)
@@ -76,6 +94,8 @@ def main(argv=None):
     os.makedirs(run_dir)
     timings = {}
     results, problem, host = [], None, None
+    cloud = args.cloud or args.cloud_only or args.cloud_benchmark
+    cloud_summary = None
     began = time.monotonic()
 
     def on_signal(signum, frame):
@@ -88,16 +108,25 @@ def main(argv=None):
             built = image.build(WORK_DIR, log)
         timings['image build'] = time.monotonic() - began
         host = vm.NestedHost(run_dir, *built)
+        suites = [] if args.cloud_only else args.suite or list(SUITES)
         request = ({'mode': 'benchmark'} if args.benchmark else
-                   {'mode': 'tests', 'suites': args.suite or list(SUITES)})
+                   {'mode': 'tests', 'suites': suites})
+        if cloud:
+            cloud_nested.prepare(run_dir)
         print('e2e: booting it (console: %s)'
               % os.path.join(run_dir, 'console.log'), flush=True)
         booted = time.monotonic()
         host.start(request)
-        if not host.wait(args.timeout):
+        if cloud:
+            cloud_summary = cloud_run.with_usb_node(
+                run_dir, host.process, benchmark=args.cloud_benchmark)
+            timings['nested host (boot, suites, cloud)'] = (
+                time.monotonic() - booted)
+        elif not host.wait(args.timeout):
             problem = 'the nested host still ran after %d s' % args.timeout
-        timings['nested host (boot, suites, power off)'] = (
-            time.monotonic() - booted)
+        else:
+            timings['nested host (boot, suites, power off)'] = (
+                time.monotonic() - booted)
     except KeyboardInterrupt:
         problem = 'interrupted'
     except (image.BuildError, vm.VMError, OSError) as error:
@@ -114,6 +143,8 @@ def main(argv=None):
     status_path = os.path.join(out_dir, 'guest.status')
     if problem is None and not os.path.exists(status_path):
         problem = 'the guest ended without a status (see console.log)'
+    elif problem is None and args.cloud_only:
+        pass
     elif problem is None:
         with open(status_path) as source:
             status = source.read().strip()
@@ -139,6 +170,12 @@ def main(argv=None):
     if problem:
         print('e2e: %s' % problem)
     passed, failed = summary(results, problem)
+    if cloud:
+        if cloud_summary is None:
+            cloud_summary = (0, 1)
+            print('cloud: not run: %s' % (problem or 'the nested host '
+                                          'failed'))
+        failed += cloud_summary[1]
     if failed:
         print('e2e: logs kept in %s' % run_dir)
     else:
@@ -146,7 +183,10 @@ def main(argv=None):
             if name.endswith('.img'):
                 os.unlink(os.path.join(run_dir, name))
         shutil.rmtree(os.path.join(WORK_DIR, 'image'), ignore_errors=True)
-    print('e2e: %d passed, %d failed' % (passed, failed))
+    if not args.cloud_only:
+        print('e2e: %d passed, %d failed' % summary(results, problem))
+    if cloud:
+        print('cloud: %d passed, %d failed' % cloud_summary)
     return 1 if failed else 0
 
 

@@ -34,6 +34,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOPOLOGY = os.path.join(HERE, 'topology.json')
 CONTROL_PORT = 'org.openstack.nova-usb.control'
+# The cloud's tunnel to its USB node (tests/cloud/nested.py): the guest's
+# sshd reads and writes this port.
+SSH_PORT = 'org.openstack.nova-usb.ssh'
 STICK_SIZE = 16 * 1024 * 1024
 MEMORY_MB = 4096
 CPUS = 2
@@ -176,6 +179,9 @@ class NestedHost(object):
             '-chardev', 'socket,id=control,path=%s,server=on,wait=off'
             % control,
             '-device', 'virtserialport,chardev=control,name=' + CONTROL_PORT,
+            '-chardev', 'socket,id=ssh,path=%s,server=on,wait=off'
+            % os.path.join(self.run_dir, 'ssh.sock'),
+            '-device', 'virtserialport,chardev=ssh,name=' + SSH_PORT,
             '-qmp', 'unix:%s,server=on,wait=off' % qmp,
         ]
         for controller in self.topology['controllers']:

@@ -47,4 +47,26 @@ log "runner exited with $(cat /mnt/out/guest.status)"
 mkdir -p /mnt/out/libvirt
 cp -r /var/log/libvirt/. /mnt/out/libvirt/ 2>/dev/null
 sync
+
+# Then, when the run asks for it, this host becomes the cloud's USB node
+# (tests/cloud/nested.py): sshd on the virtio-serial port, one connection
+# at a time, with the run's key; the outer side powers QEMU off.
+if [ -f /mnt/out/cloud/authorized_keys ]; then
+    mkdir -p /root/.ssh /run/sshd /mnt/out/cloud/logs
+    ssh-keygen -A  # host keys, unless the package made them
+    chmod 700 /root/.ssh
+    cp /mnt/out/cloud/authorized_keys /root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys
+    port=/dev/virtio-ports/org.openstack.nova-usb.ssh
+    (
+        while :; do
+            /usr/sbin/sshd -i -e -o PermitRootLogin=prohibit-password \
+                0<>"$port" 1>&0 2>>/mnt/out/cloud/logs/sshd.log
+            sleep 1
+        done
+    ) &
+    log "sshd serves the cloud's tunnel"
+    touch /mnt/out/cloud/ready
+    while :; do sleep 3600; done
+fi
 /bin/busybox poweroff -f

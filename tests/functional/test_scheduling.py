@@ -225,6 +225,17 @@ class SchedulingTestCase(base.UsbServersTestBase):
                          {d: p[2] for d, p in
                           self.providers('compute1').items()})
 
+    def test_rebuild_and_hard_reboot_keep_the_device(self):
+        server = self.boot(self.key_flavor, host='compute1')
+        key = self.assertHasAllocatedDevice(server, self.c1_keys)
+        self._reboot_server(server, hard=True)
+        self.assertEqual(key, self.assertHasAllocatedDevice(server,
+                                                            self.c1_keys))
+        self._rebuild_server(
+            server, self.glance.auto_disk_config_enabled_image['id'])
+        self.assertEqual(key, self.assertHasAllocatedDevice(server,
+                                                            self.c1_keys))
+
     # The API and the flavor, never on one device
 
     def test_api_attach_of_the_last_free_device_makes_the_next_boot_fail(

@@ -166,7 +166,8 @@ class Keystone(object):
         self._serve()
         self._manage([
             ('bootstrap',
-             '--bootstrap-password', self.passwords[ADMIN],
+             # "=": a password made by token_urlsafe may begin with "-".
+             '--bootstrap-password=' + self.passwords[ADMIN],
              '--bootstrap-admin-url', self.url,
              '--bootstrap-internal-url', self.url,
              '--bootstrap-public-url', self.url,

@@ -68,8 +68,11 @@ class PlacedDevices(object):
         boots without a device its flavor asks for. When the operation
         fails, claims and requests are as they were.
         """
-        device_ids = placement.allocated_device_ids(
-            allocations, self.driver.provider_tree)
+        # The devices of this host among the allocations, also before the
+        # driver's first report since it started.
+        device_ids = sorted(set(placement.allocated_device_ids(
+            allocations, self.driver.provider_tree)) | {
+            rp for rp in allocations or () if self.inventory.get(rp)})
         try:
             requests = self._load(instance)
         except exception.CorruptUsbRequests as e:

@@ -30,6 +30,7 @@ from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_usb import exception
 from nova_usb.virt import guest as usb_guest
+from nova_usb.virt import placement
 from tests.functional import base
 
 KEY_RC = 'CUSTOM_USB_1050_0407'
@@ -224,6 +225,14 @@ class SchedulingTestCase(base.UsbServersTestBase):
         self.assertEqual({d: 0 for d in self.c1_keys},
                          {d: p[2] for d, p in
                           self.providers('compute1').items()})
+
+    def test_devices_the_driver_has_not_reported_yet_are_recognised(self):
+        # As right after nova-compute started, before its first report:
+        # the allocation names a device of the host all the same.
+        with mock.patch.object(placement, 'allocated_device_ids',
+                               return_value=[]):
+            server = self.boot(self.key_flavor, host='compute1')
+        self.assertHasAllocatedDevice(server, self.c1_keys)
 
     def test_rebuild_and_hard_reboot_keep_the_device(self):
         server = self.boot(self.key_flavor, host='compute1')

@@ -90,7 +90,7 @@ def _after_usb_changes(name):
 class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
 
     # Every entry point that writes, starts, stops or removes a domain
-    # (destroy below too).
+    # (destroy, spawn and the migration steps below too).
     reboot = _after_usb_changes('reboot')
     power_off = _after_usb_changes('power_off')
     power_on = _after_usb_changes('power_on')
@@ -156,12 +156,9 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
                                      **kwargs)
 
     def finish_revert_migration(self, context, instance, *args, **kwargs):
-        # Placement has given the server its allocations here back.
         allocations = None
         if self.usb is not None:
-            allocations = (
-                self.virtapi.reportclient.get_allocations_for_consumer(
-                    context, instance.uuid))
+            allocations = self.usb.reverted_allocations(context, instance)
         with turns.domain_turn(instance.uuid), \
                 self._allocated_usb(instance, allocations):
             super().finish_revert_migration(context, instance, *args,

@@ -121,6 +121,23 @@ class PlacedDevices(object):
             LOG.info('USB devices %s allocated by placement are the '
                      'server\'s', ', '.join(device_ids), instance=instance)
 
+    def reverted_allocations(self, context, instance):
+        """The allocations placement gave the server back on this host
+        when its resize was reverted, when it may hold devices placement
+        allocated (recorded after the resize, or still claimed here from
+        before it); else None.
+        """
+        try:
+            requests = self._load(instance)
+        except exception.CorruptUsbRequests:
+            return None
+        with self.lock:
+            held_here = self.claims.held_by(instance.uuid)
+        if not held_here and not any(r.allocated for r in requests.devices):
+            return None
+        return self.driver.virtapi.reportclient.get_allocations_for_consumer(
+            context, instance.uuid)
+
     def _undo_allocated(self, instance, claimed, released):
         with self.lock:
             for device_id in claimed:

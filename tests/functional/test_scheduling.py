@@ -376,3 +376,25 @@ class SchedulingTestCase(base.UsbServersTestBase):
         self.assertEqual(self.c2_key,
                          self.assertHasAllocatedDevice(server, {self.c2_key}))
         self.assertNotIn(key, self.held(server))
+
+    def test_resize_to_a_flavor_without_the_device(self):
+        server = self.boot(self.key_flavor, host='compute1')
+        key = self.assertHasAllocatedDevice(server, self.c1_keys)
+        with mock.patch.object(libvirt_driver.LibvirtDriver,
+                               'migrate_disk_and_power_off',
+                               _power_off_only):
+            self._resize_server(server, self.plain_flavor)
+            server = self._wait_for_state_change(server, 'VERIFY_RESIZE')
+            self.assertEqual('compute2', server['OS-EXT-SRV-ATTR:host'])
+            self.assertEqual({}, self.held(server))
+            self.assertEqual(set(), self.in_domain(server))
+            # Reverted: the source's device again.
+            server = self._revert_resize(server)
+            self.assertEqual(key, self.assertHasAllocatedDevice(
+                server, self.c1_keys))
+            self._resize_server(server, self.plain_flavor)
+            server = self._wait_for_state_change(server, 'VERIFY_RESIZE')
+        self._confirm_resize(server)
+        self.assertEqual({}, self.held(server))
+        self.assertEqual({}, self.claims('compute1'))
+        self.assertEqual(0, self.providers('compute1')[key][2])

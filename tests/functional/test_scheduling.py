@@ -32,6 +32,7 @@ from nova_usb import exception
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import placement
 from tests.functional import base
+from tests.functional import test_attach_detach as helpers
 
 KEY_RC = 'CUSTOM_USB_1050_0407'
 DONGLE_RC = 'CUSTOM_LICENCE_DONGLE'
@@ -50,7 +51,7 @@ def _power_off_only(driver, context, instance, *args, **kwargs):
     return '{}'
 
 
-class SchedulingTestCase(base.UsbServersTestBase):
+class SchedulingTestCase(helpers.Hotplug, base.UsbServersTestBase):
 
     def setUp(self):
         super().setUp()
@@ -163,6 +164,24 @@ class SchedulingTestCase(base.UsbServersTestBase):
                         'compute2') for d in self.c2_dongles}
         expected[self.c2_key] = (KEY_RC, 0, 0, frozenset(), 'compute2')
         self.assertEqual(expected, c2)
+
+    def test_plug_and_unplug_reach_placement_at_the_next_report(self):
+        server = self.boot(self.key_flavor, host='compute1')
+        held = self.assertHasAllocatedDevice(server, self.c1_keys)
+        port_of = {self.device_id(p): p for p in ('1-1.1', '1-1.2')}
+        free, = self.c1_keys - {held}
+        unplugged = [self.unplug(port_of[free]), self.unplug(port_of[held])]
+        self._run_periodics()
+        # The held device keeps its provider: its allocation needs it.
+        self.assertEqual({held: (KEY_RC, 0, 1)},
+                         {d: p[:3] for d, p in
+                          self.providers('compute1').items()})
+        for key in unplugged:
+            self.plug(key)
+        self._run_periodics()
+        self.assertEqual({held: (KEY_RC, 0, 1), free: (KEY_RC, 0, 0)},
+                         {d: p[:3] for d, p in
+                          self.providers('compute1').items()})
 
     # Boots
 

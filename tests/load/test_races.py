@@ -431,8 +431,10 @@ class TestRacesUnderLoad(testtools.TestCase):
             'X-Auth-Token': 'admin',
             'OpenStack-API-Version': 'placement 1.20'})
         url = self.base_url + '/placement/resource_providers'
-        providers = placement.get(url, timeout=REQUEST_TIMEOUT).json()[
-            'resource_providers']
+        # The compute node; its USB devices are its child providers.
+        providers = [p for p in placement.get(
+            url, timeout=REQUEST_TIMEOUT).json()['resource_providers']
+            if p['parent_provider_uuid'] is None]
         self.assertEqual(1, len(providers), providers)
         inventory_url = '%s/%s/inventories/VCPU' % (url,
                                                     providers[0]['uuid'])

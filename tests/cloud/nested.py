@@ -178,8 +178,11 @@ class NestedNode(object):
 
     def start_compute(self):
         """nova-compute in the background on the node; returns its pid."""
+        # One simple command in the background (not a list, whose
+        # subshell would keep ssh's channel open): $! is nova-compute's
+        # pid, as setsid execs it.
         command = (
-            'cd / && OS_NOVA_DISABLE_EVENTLET_PATCHING=1 setsid '
+            'cd /; OS_NOVA_DISABLE_EVENTLET_PATCHING=1 setsid '
             '%s/bin/nova-compute --config-file %s --config-file %s '
             '>>%s 2>&1 </dev/null & echo $!' % (
                 GUEST_VENV, self.guest_path('etc', 'nova.conf'),

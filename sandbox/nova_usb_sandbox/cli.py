@@ -15,6 +15,7 @@
 
     nova-usb-sandbox                  # the host's USB devices
     nova-usb-sandbox --demo-devices   # a recorded USB host (no USB needed)
+    nova-usb-sandbox --dashboard      # and Horizon with nova-usb's plugin
 
 It prints the API's address, the environment and clouds.yaml entry the
 openstack and nova clients need, and which parts are real on this machine;
@@ -74,6 +75,11 @@ def parse_args(argv):
              'NAME_placement there (none may exist) and drops them when it '
              'stops, unless --state-dir is given (default: SQLite files in '
              'the state directory)')
+    parser.add_argument(
+        '--dashboard', action='store_true',
+        help='also serve Horizon with nova-usb\'s plugin on 127.0.0.1 '
+             '(needs nova-usb[dashboard]); log in with the printed '
+             'accounts')
     parser.add_argument('--debug', action='store_true',
                         help='log at DEBUG in nova.log')
     return parser.parse_args(argv)
@@ -121,7 +127,7 @@ def main(argv=None):
         host=args.host, port=args.port, state_dir=args.state_dir,
         demo_devices=args.demo_devices, libvirt=args.libvirt,
         device_spec=args.device_spec, debug=args.debug,
-        database=args.database)
+        database=args.database, dashboard=args.dashboard)
     status = 0
     print('Starting nova-usb-sandbox (pid %d)' % os.getpid(), flush=True)
     try:

@@ -201,7 +201,8 @@ class ImageAPI(object):
 
     Enough for clients to find images by name or id and list them: the
     version document, GET /v2/images (filters name, id, status,
-    visibility), GET /v2/images/{id} and its file. Writes are refused
+    visibility), GET /v2/images/{id} and its file, and open schemas for
+    glanceclient. Writes are refused
     with 405: images are added by the sandbox itself.
     """
 
@@ -220,6 +221,11 @@ class ImageAPI(object):
         if path == '/v2':
             return _json(start_response, '200 OK', {
                 'version': _version(base)})
+        if path in ('/v2/schemas/image', '/v2/schemas/images'):
+            # glanceclient (Horizon's) builds its models from these.
+            return _json(start_response, '200 OK', {
+                'name': path.rsplit('/', 1)[1], 'properties': {},
+                'additionalProperties': {'type': 'string'}})
         parts = path.split('/')[1:]
         if parts[:2] != ['v2', 'images'] or len(parts) > 4:
             return _json(start_response, '404 Not Found', _fault(

@@ -73,10 +73,17 @@ _REQUIREMENTS = (
 )
 
 
-def _check_requirements():
+# What --dashboard needs: Horizon and nova-usb's plugin.
+_DASHBOARD_REQUIREMENTS = (
+    ('openstack_dashboard', 'horizon'),
+    ('nova_usb_dashboard', 'nova-usb[dashboard]'),
+)
+
+
+def _check_requirements(extra=()):
     from importlib import util
     missing = []
-    for module, package in _REQUIREMENTS:
+    for module, package in _REQUIREMENTS + tuple(extra):
         # Found, not imported: keystone's modules register keystone's
         # options in the process-wide configuration, which is Nova's here.
         try:
@@ -138,13 +145,14 @@ class Facts(object):
         self.nova_version = None
         self.keystone_version = None
         self.start_seconds = None
+        self.dashboard_url = None       # Horizon, with --dashboard
 
 
 class Sandbox(object):
 
     def __init__(self, host='sandbox', port=0, state_dir=None,
                  demo_devices=False, libvirt='auto', device_spec=(),
-                 debug=False, database=None):
+                 debug=False, database=None, dashboard=False):
         self.host = host
         self.port = port
         self.keep_state = state_dir is not None
@@ -154,6 +162,8 @@ class Sandbox(object):
         self.device_spec = list(device_spec)
         self.debug = debug
         self.database = database
+        self.dashboard_wanted = dashboard
+        self.dashboard = None
         self.mysql = None
         self.facts = Facts()
         self.settings = None
@@ -169,7 +179,8 @@ class Sandbox(object):
 
     def start(self, progress=lambda message: None):
         began = time.monotonic()
-        _check_requirements()
+        _check_requirements(_DASHBOARD_REQUIREMENTS if self.dashboard_wanted
+                            else ())
         if self.database is not None:
             from nova_usb_sandbox import mysql
             try:
@@ -190,6 +201,12 @@ class Sandbox(object):
             self.state_dir, self.web.url + '/compute/v2.1',
             self.web.url + '/image', debug=self.debug)
         self.keystone.start()
+        if self.dashboard_wanted:
+            # Horizon starts (and compiles its styles) while Nova does.
+            from nova_usb_sandbox import dashboard
+            self.dashboard = dashboard.Dashboard(
+                self.state_dir, self.keystone.url, debug=self.debug)
+            self.dashboard.start()
         virt_type = self._choose_hypervisor(progress)
         device_spec = self.device_spec
         if self.demo_devices:
@@ -216,6 +233,10 @@ class Sandbox(object):
         self._wait_keystone()
         progress('keystone ready: %s' % self.keystone.url)
         self._api()
+        if self.dashboard is not None:
+            self._network_stand_in()
+            self._wait_dashboard()
+            progress('dashboard ready: %s' % self.dashboard.url)
         self.facts.start_seconds = time.monotonic() - began
         self._write_clouds_yaml()
 
@@ -415,6 +436,20 @@ class Sandbox(object):
         from importlib import metadata
         self.facts.keystone_version = metadata.version('keystone')
 
+    def _network_stand_in(self):
+        """Horizon's pages read the network service: an empty one."""
+        from nova_usb_sandbox import network
+        self.web.mount('/network', network.NetworkAPI())
+        network.register(self.keystone, self.web.url + '/network')
+
+    def _wait_dashboard(self):
+        from nova_usb_sandbox import dashboard
+        try:
+            self.dashboard.wait()
+        except dashboard.Unavailable as error:
+            raise StartError(str(error))
+        self.facts.dashboard_url = self.dashboard.url
+
     def _api(self):
         import nova.api.openstack.wsgi_app as wsgi_app
         from nova.api import wsgi as api_wsgi
@@ -474,6 +509,8 @@ class Sandbox(object):
         steps.append(('stand-ins and patches', self.harness.cleanup))
         if self.libvirtd is not None:
             steps.append(('libvirtd', self.libvirtd.stop))
+        if self.dashboard is not None:
+            steps.append(('dashboard', self.dashboard.stop))
         if self.keystone is not None:
             steps.append(('keystone', self.keystone.stop))
         if self.mysql is not None and self.mysql.created and self.keep_state:

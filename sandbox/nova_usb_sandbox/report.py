@@ -98,6 +98,11 @@ def parts(facts):
          'no network'),
         ('cinder', 'ABSENT', 'no volumes'),
     ]
+    if facts.dashboard_url:
+        rows.insert(-3, ('dashboard', 'REAL', 'Horizon with nova-usb\'s '
+                         'plugin, in its own process'))
+        rows.insert(-1, ('network API', 'STAND-IN', 'empty and read-only, '
+                         'for the dashboard\'s pages'))
     return rows
 
 
@@ -112,6 +117,10 @@ def banner(settings, facts):
         '  placement     %s' % settings.placement_url,
         '  images        %s' % settings.image_url,
         '  identity      %s' % settings.identity_url,
+    ]
+    if facts.dashboard_url:
+        lines.append('  dashboard     %s' % facts.dashboard_url)
+    lines += [
         '  compute host  %s' % settings.host,
         '  state         %s' % settings.state_dir,
         '                (nova.conf, nova.log, clouds.yaml)',
@@ -156,6 +165,17 @@ def banner(settings, facts):
         lines.append('  %-12s %-8s %s   password %s' % (
             user, project, ', '.join(roles),
             settings.keystone.passwords[user]))
+    if facts.dashboard_url:
+        lines += [
+            '',
+            'Dashboard: open %s and log in with one of these accounts'
+            % facts.dashboard_url,
+            '(admin\'s password is OS_PASSWORD above); a server\'s USB '
+            'devices are',
+            'on the "USB Devices" tab of Project > Compute > Instances > '
+            'the server,',
+            'every host\'s on Admin > Compute > USB Devices.',
+        ]
     lines += [
         '',
         'The three use cases:',

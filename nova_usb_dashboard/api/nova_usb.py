@@ -1,0 +1,117 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""nova-usb for the dashboard: nova_usb.client on the user's token.
+
+The dashboard reaches Nova as the logged-in user, with the token keystone
+gave at login and the compute endpoint of the user's catalog and region,
+as Horizon's own Nova calls do; the TLS settings are Horizon's
+(OPENSTACK_SSL_NO_VERIFY, OPENSTACK_SSL_CACERT).
+"""
+
+from django.conf import settings
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+from openstack_dashboard.api import base
+
+from nova_usb.client import api as usb_api
+
+# Re-exported so that views catch nova-usb's refusals by one name.
+ApiError = usb_api.ApiError
+Conflict = usb_api.Conflict
+NotFound = usb_api.NotFound
+Forbidden = usb_api.Forbidden
+
+# The controller models a server may get (nova_usb.virt.controllers'
+# ADDABLE_MODELS, which a unit test keeps this equal to: the dashboard
+# does not import Nova), offered by the attach and add-controller forms.
+CONTROLLER_MODELS = ('ehci', 'ich9-ehci1', 'nec-xhci', 'pci-ohci',
+                     'piix3-uhci', 'piix4-uhci', 'qemu-xhci')
+
+
+def client(request):
+    """A nova-usb client acting as the request's user."""
+    endpoint = base.url_for(request, 'compute')
+    verify = (False if getattr(settings, 'OPENSTACK_SSL_NO_VERIFY', False)
+              else getattr(settings, 'OPENSTACK_SSL_CACERT', None) or True)
+    session = ks_session.Session(
+        auth=token_endpoint.Token(endpoint, request.user.token.id),
+        verify=verify)
+    return usb_api.Client(session, endpoint_override=endpoint,
+                          region_name=request.user.services_region,
+                          client_name='horizon')
+
+
+class UsbDevice(object):
+    """A device as nova-usb gives it, with attribute access for tables."""
+
+    def __init__(self, fields):
+        self._fields = dict(fields)
+        self.__dict__.update(fields)
+
+    @property
+    def name(self):
+        parts = [self._fields.get('vendor_name'),
+                 self._fields.get('product_name')]
+        return ' '.join(p for p in parts if p) or '%s:%s' % (
+            self._fields.get('vendor_id'), self._fields.get('product_id'))
+
+    def to_dict(self):
+        return dict(self._fields)
+
+
+class UsbController(UsbDevice):
+
+    @property
+    def id(self):
+        return str(self._fields.get('index'))
+
+
+def server_devices(request, server_id):
+    return [UsbDevice(d)
+            for d in client(request).list_server_devices(server_id)]
+
+
+def available_devices(request, server_id):
+    return [UsbDevice(d)
+            for d in client(request).list_available_devices(server_id)]
+
+
+def attach_device(request, server_id, device_id, controller_model=None):
+    return UsbDevice(client(request).attach_device(
+        server_id, device_id, controller_model=controller_model or None))
+
+
+def detach_device(request, server_id, device_id):
+    client(request).detach_device(server_id, device_id)
+
+
+def controllers(request, server_id):
+    return [UsbController(c)
+            for c in client(request).list_controllers(server_id)]
+
+
+def add_controller(request, server_id, model, ports=None):
+    return UsbController(client(request).add_controller(
+        server_id, model, ports=ports))
+
+
+def remove_controller(request, server_id, index):
+    client(request).remove_controller(server_id, index)
+
+
+def host_devices(request, host):
+    devices = []
+    for fields in client(request).list_host_devices(host):
+        fields.setdefault('host', host)
+        devices.append(UsbDevice(fields))
+    return devices

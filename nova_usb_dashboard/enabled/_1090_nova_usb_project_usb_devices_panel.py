@@ -1,0 +1,29 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+# Project -> Compute -> Instances: the "USB Devices" tab of the instance
+# detail page, and the (menu-less) panel that serves its actions.
+
+PANEL = 'usb_devices'
+PANEL_DASHBOARD = 'project'
+PANEL_GROUP = 'compute'
+
+ADD_PANEL = ('nova_usb_dashboard.dashboards.project.usb_devices.panel.'
+             'UsbDevices')
+ADD_INSTALLED_APPS = ['nova_usb_dashboard']
+EXTRA_TABS = {
+    'openstack_dashboard.dashboards.project.instances.tabs.'
+    'InstanceDetailTabs': (
+        'nova_usb_dashboard.dashboards.project.usb_devices.tabs.'
+        'UsbDevicesTab',
+    ),
+}

@@ -1,0 +1,174 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from unittest import mock
+
+from django.urls import reverse
+from openstack_dashboard import api
+from openstack_dashboard.test import helpers as test
+
+from nova_usb_dashboard.api import nova_usb
+from nova_usb_dashboard.dashboards.project.usb_devices import tables
+from nova_usb_dashboard.dashboards.project.usb_devices import views
+
+YUBIKEY = {'id': 'd1', 'vendor_id': '1050', 'product_id': '0407',
+           'vendor_name': 'Yubico', 'product_name': 'YubiKey',
+           'serial': '17381956', 'port_path': '1-1.1'}
+HELD = ('USB device d1 is held by server 7f0c (vm2): detach it there '
+        'first.')
+
+
+class AttachTests(test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.servers.first()
+        self.url = reverse('horizon:project:usb_devices:attach',
+                           args=[self.server.id])
+
+    @test.create_mocks({api.nova: ['server_get'],
+                        nova_usb: ['available_devices']})
+    def test_form_lists_the_available_devices(self):
+        self.mock_server_get.return_value = self.server
+        self.mock_available_devices.return_value = [
+            nova_usb.UsbDevice(YUBIKEY)]
+        response = self.client.get(self.url)
+        self.assertTemplateUsed(response, 'project/usb_devices/attach.html')
+        self.assertContains(response, 'Yubico YubiKey (1050:0407), serial '
+                            '17381956, port 1-1.1')
+        self.assertContains(response, 'qemu-xhci')
+        self.mock_available_devices.assert_called_once_with(
+            test.IsHttpRequest(), self.server.id)
+
+    @test.create_mocks({api.nova: ['server_get'],
+                        nova_usb: ['attach_device']})
+    def test_attach_returns_to_the_tab(self):
+        self.mock_server_get.return_value = self.server
+        self.mock_attach_device.return_value = nova_usb.UsbDevice(YUBIKEY)
+        response = self.client.post(self.url, {
+            'instance_id': self.server.id, 'device': 'd1',
+            'controller_model': 'qemu-xhci'})
+        self.assertNoFormErrors(response)
+        self.assertRedirectsNoFollow(response,
+                                     views.tab_url(self.server.id))
+        self.mock_attach_device.assert_called_once_with(
+            test.IsHttpRequest(), self.server.id, 'd1',
+            controller_model='qemu-xhci')
+
+    @test.create_mocks({api.nova: ['server_get'],
+                        nova_usb: ['attach_device']})
+    def test_refusal_shows_nova_usb_message_in_the_form(self):
+        self.mock_server_get.return_value = self.server
+        self.mock_attach_device.side_effect = nova_usb.Conflict(HELD)
+        response = self.client.post(self.url, {
+            'instance_id': self.server.id, 'device': 'd1'})
+        self.assertEqual(200, response.status_code)
+        self.assertContains(response, 'held by server 7f0c (vm2)')
+        self.assertNotContains(response, 'Select a valid choice')
+
+
+class DetachAndControllerTests(test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.servers.first()
+
+    @test.create_mocks({api.nova: ['server_get'],
+                        nova_usb: ['detach_device']})
+    def test_detach(self):
+        self.mock_server_get.return_value = self.server
+        url = reverse('horizon:project:usb_devices:detach',
+                      args=[self.server.id, 'd1'])
+        response = self.client.post(url, {'instance_id': self.server.id,
+                                          'device_id': 'd1'})
+        self.assertRedirectsNoFollow(response,
+                                     views.tab_url(self.server.id))
+        self.mock_detach_device.assert_called_once_with(
+            test.IsHttpRequest(), self.server.id, 'd1')
+
+    @test.create_mocks({api.nova: ['server_get'],
+                        nova_usb: ['add_controller']})
+    def test_add_controller(self):
+        self.mock_server_get.return_value = self.server
+        self.mock_add_controller.return_value = nova_usb.UsbController(
+            {'index': 1, 'model': 'qemu-xhci', 'ports': 4})
+        url = reverse('horizon:project:usb_devices:add_controller',
+                      args=[self.server.id])
+        response = self.client.post(url, {'instance_id': self.server.id,
+                                          'model': 'qemu-xhci',
+                                          'ports': 4})
+        self.assertRedirectsNoFollow(response,
+                                     views.tab_url(self.server.id))
+        self.mock_add_controller.assert_called_once_with(
+            test.IsHttpRequest(), self.server.id, 'qemu-xhci', ports=4)
+
+    @test.create_mocks({api.nova: ['server_get'],
+                        nova_usb: ['remove_controller']})
+    def test_remove_controller_refused(self):
+        self.mock_server_get.return_value = self.server
+        self.mock_remove_controller.side_effect = nova_usb.Conflict(
+            'USB controller 1 holds device d1: detach it first.')
+        url = reverse('horizon:project:usb_devices:remove_controller',
+                      args=[self.server.id, 1])
+        response = self.client.post(url, {'instance_id': self.server.id,
+                                          'index': 1})
+        self.assertContains(response, 'holds device d1: detach it first')
+
+
+class ActionStateTests(test.TestCase):
+    """Actions follow nova-usb's state table."""
+
+    def _allowed(self, action, status, task_state=None):
+        instance = mock.Mock(status=status, tenant_id=self.tenant.id,
+                             id='s1', **{'OS-EXT-STS:task_state': task_state})
+        table = tables.ServerUsbDevicesTable(self.request, instance=instance)
+        return action(table=table).allowed(self.request)
+
+    def test_device_actions(self):
+        for status in ('ACTIVE', 'PAUSED', 'SHUTOFF'):
+            self.assertTrue(self._allowed(tables.AttachUsbDevice, status))
+        for status in ('SUSPENDED', 'SHELVED_OFFLOADED', 'ERROR', 'BUILD'):
+            self.assertFalse(self._allowed(tables.AttachUsbDevice, status))
+        self.assertFalse(self._allowed(tables.AttachUsbDevice, 'ACTIVE',
+                                       task_state='rebooting'))
+
+    def test_controller_actions_only_when_stopped(self):
+        self.assertTrue(self._allowed(tables.AddUsbController, 'SHUTOFF'))
+        self.assertFalse(self._allowed(tables.AddUsbController, 'ACTIVE'))
+
+
+class AdminUsbDevicesTests(test.BaseAdminViewTests):
+
+    @test.create_mocks({api.nova: ['service_list', 'server_list'],
+                        nova_usb: ['host_devices']})
+    def test_host_devices_with_reasons_and_holder(self):
+        server = self.servers.first()
+        self.mock_service_list.return_value = [mock.Mock(host='node1')]
+        self.mock_server_list.return_value = ([server], False)
+        self.mock_host_devices.return_value = [
+            nova_usb.UsbDevice(dict(YUBIKEY, host='node1', assignable=True,
+                                    reason=None, server_id=server.id)),
+            nova_usb.UsbDevice({
+                'id': 'h1', 'host': 'node1', 'vendor_id': '1d6b',
+                'product_id': '0002', 'vendor_name': 'Linux',
+                'product_name': 'xHCI Host Controller', 'serial': None,
+                'port_path': '1', 'assignable': False, 'reason': 'hub',
+                'server_id': None})]
+        response = self.client.get(reverse('horizon:admin:usb_devices:'
+                                           'index'))
+        self.assertTemplateUsed(response, 'admin/usb_devices/index.html')
+        self.assertContains(response, 'xHCI Host Controller')
+        self.assertRegex(response.content.decode(), r'<td[^>]*>\s*hub\s*</td>')
+        self.assertContains(response, reverse(
+            'horizon:admin:instances:detail', args=[server.id]))
+        self.mock_host_devices.assert_called_once_with(
+            test.IsHttpRequest(), 'node1')

@@ -278,9 +278,15 @@ class Scenarios(object):
     @needs_usb_node
     def scenario_07_device_on_another_host_refused(self):
         stick = self.stick(STICK_OTHER)
-        self.refused('member-a', 'server', 'usb', 'add',
-                     self.servers['a-node1'], stick['ID'],
-                     says=['on another host'])
+        server = self.servers['a-node1']
+        # The admin learns where the device is (409); the member is told
+        # only that the server's host has no such device (404), as
+        # doc/source/user/api.rst says: other hosts' devices stay unknown.
+        self.refused('admin', 'server', 'usb', 'add', server, stick['ID'],
+                     says=['on another compute host', 'HTTP 409'])
+        self.refused('member-a', 'server', 'usb', 'add', server,
+                     stick['ID'],
+                     says=["not on the server's host", 'HTTP 404'])
         assert self.stick(STICK_OTHER)['Server ID'] is None
 
     def scenario_08_nova_compute_killed_and_restarted(self):

@@ -50,10 +50,11 @@ class AttachTests(test.TestCase):
             test.IsHttpRequest(), self.server.id)
 
     @test.create_mocks({api.nova: ['server_get'],
-                        nova_usb: ['attach_device']})
+                        nova_usb: ['attach_device', 'available_devices']})
     def test_attach_returns_to_the_tab(self):
         self.mock_server_get.return_value = self.server
         self.mock_attach_device.return_value = nova_usb.UsbDevice(YUBIKEY)
+        self.mock_available_devices.return_value = []
         response = self.client.post(self.url, {
             'instance_id': self.server.id, 'device': 'd1',
             'controller_model': 'qemu-xhci'})
@@ -65,15 +66,20 @@ class AttachTests(test.TestCase):
             controller_model='qemu-xhci')
 
     @test.create_mocks({api.nova: ['server_get'],
-                        nova_usb: ['attach_device']})
+                        nova_usb: ['attach_device', 'available_devices']})
     def test_refusal_shows_nova_usb_message_in_the_form(self):
         self.mock_server_get.return_value = self.server
         self.mock_attach_device.side_effect = nova_usb.Conflict(HELD)
+        other = dict(YUBIKEY, id='d2', serial='17381957')
+        self.mock_available_devices.return_value = [
+            nova_usb.UsbDevice(other)]
         response = self.client.post(self.url, {
             'instance_id': self.server.id, 'device': 'd1'})
         self.assertEqual(200, response.status_code)
         self.assertContains(response, 'held by server 7f0c (vm2)')
         self.assertNotContains(response, 'Select a valid choice')
+        # Shown again with what is available now.
+        self.assertContains(response, 'serial 17381957')
 
 
 class DetachAndControllerTests(test.TestCase):

@@ -78,8 +78,8 @@ class AttachView(_ServerFormView):
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        if self.request.method != 'GET':
-            return kwargs  # nova-usb checks the device chosen
+        # Also on POST: a refused form is shown again with what is
+        # available now.
         try:
             kwargs['devices'] = nova_usb.available_devices(
                 self.request, self.kwargs['instance_id'])

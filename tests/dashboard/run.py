@@ -1,0 +1,466 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""nova-usb's Horizon plugin in a real browser.
+
+Starts ``nova-usb-sandbox --dashboard --demo-devices`` as a user runs it,
+makes servers as demo-member through Nova's API, then drives headless
+Chromium (Debian's chromium and chromium-driver) with Selenium through the
+dashboard: the member attaches a device to a running server and detaches
+it; adds and removes a controller of a stopped server, attaches a device
+to it and starts it; sees nova-usb's own message when a device was taken
+meanwhile by another server; the reader sees no attach action; the admin
+sees the host's devices with the reasons. Every page is saved as a PNG
+into doc/source/user/dashboard/ for the docs.
+
+    python -m tests.dashboard.run [--keep-going] [--screenshots DIR]
+
+The last line is "dashboard: N passed, N failed"; the exit status is 0
+only when every scenario passed. Every wait is bounded.
+"""
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+SCREENSHOTS = os.path.join(ROOT, 'doc', 'source', 'user', 'dashboard')
+READY = 'nova-usb-sandbox ready:'
+READY_TIMEOUT = 180
+STOP_TIMEOUT = 60
+WAIT = 60
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
+YUBICO = '1050'
+DONGLE_VENDOR = '0529'
+
+
+class Failure(Exception):
+    pass
+
+
+class Sandbox(object):
+    """nova-usb-sandbox --dashboard --demo-devices in a subprocess."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, 'nova-usb-sandbox'), '--demo-devices',
+             '--dashboard'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED='1'), cwd='/')
+        self.began = time.monotonic()
+        self.lines = []
+        self.ready_seconds = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip('\n'))
+            if line.startswith(READY):
+                self.ready_seconds = time.monotonic() - self.began
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self):
+        self._ready.wait(READY_TIMEOUT)
+        if self.ready_seconds is None:
+            raise Failure('the sandbox was not ready within %d s:\n%s'
+                          % (READY_TIMEOUT, '\n'.join(self.lines[-30:])))
+
+    def _find(self, pattern):
+        for line in self.lines:
+            match = re.match(pattern, line)
+            if match:
+                return match.groups()
+        raise Failure('the sandbox did not print %r' % pattern)
+
+    @property
+    def dashboard_url(self):
+        return self._find(r'^\s+dashboard\s+(http://127\.0\.0\.1:\d+/)$')[0]
+
+    @property
+    def auth_url(self):
+        return self._find(r'^\s+export OS_AUTH_URL=(\S+)$')[0]
+
+    def password(self, user):
+        if user == 'admin':
+            return self._find(r'^\s+export OS_PASSWORD=(\S+)$')[0]
+        return self._find(r'^\s+%s\s+\S+\s+\S+\s+password (\S+)$'
+                          % re.escape(user))[0]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class Cloud(object):
+    """Nova's API as a user of the sandbox, to prepare the scenarios."""
+
+    def __init__(self, sandbox, user, project):
+        from keystoneauth1.identity import v3
+        from keystoneauth1 import session
+        from novaclient import client as nova_client
+
+        from nova_usb.client import api as usb_api
+        auth = v3.Password(
+            auth_url=sandbox.auth_url, username=user,
+            password=sandbox.password(user), project_name=project,
+            user_domain_name='Default', project_domain_name='Default')
+        self.session = session.Session(auth=auth)
+        self.nova = nova_client.Client('2.37', session=self.session)
+        self.usb = usb_api.Client(self.session)
+
+    def image_id(self):
+        images = self.session.get(
+            '/v2/images', endpoint_filter={'service_type': 'image'}).json()
+        return images['images'][0]['id']
+
+    def boot(self, name):
+        server = self.nova.servers.create(name, self.image_id(), 'tiny',
+                                          nics='none')
+        return self.wait_status(server.id, 'ACTIVE')
+
+    def wait_status(self, server_id, status):
+        deadline = time.monotonic() + WAIT
+        while True:
+            server = self.nova.servers.get(server_id)
+            task = getattr(server, 'OS-EXT-STS:task_state', None)
+            if server.status == status and task is None:
+                return server
+            if server.status == 'ERROR' or time.monotonic() > deadline:
+                raise Failure('server %s is %s (task %s), not %s'
+                              % (server.name, server.status, task, status))
+            time.sleep(0.5)
+
+    def stop(self, server):
+        self.nova.servers.stop(server.id)
+        return self.wait_status(server.id, 'SHUTOFF')
+
+    def available(self, server, vendor_id):
+        return [d for d in self.usb.list_available_devices(server.id)
+                if d['vendor_id'] == vendor_id]
+
+
+class Browser(object):
+    """Headless Chromium driven through chromedriver."""
+
+    def __init__(self, base_url, screenshots):
+        from selenium import webdriver
+        from selenium.webdriver.chrome import service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in ('--headless=new', '--no-sandbox',
+                         '--disable-dev-shm-usage', '--disable-gpu',
+                         '--window-size=1400,1000'):
+            options.add_argument(argument)
+        self.driver = webdriver.Chrome(
+            service=service.Service(executable_path=CHROMEDRIVER),
+            options=options)
+        self.driver.set_page_load_timeout(WAIT)
+        self.base_url = base_url.rstrip('/')
+        self.screenshots = screenshots
+
+    def quit(self):
+        self.driver.quit()
+
+    def open(self, path):
+        self.driver.get(self.base_url + path)
+
+    def wait(self, condition, what, timeout=WAIT):
+        from selenium.common import exceptions
+        from selenium.webdriver.support import ui
+        try:
+            return ui.WebDriverWait(self.driver, timeout).until(condition)
+        except exceptions.TimeoutException:
+            raise Failure('%s: not within %d s (page %s)'
+                          % (what, timeout, self.driver.current_url))
+
+    def element(self, css, timeout=WAIT):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        return self.wait(ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, css)), 'element %s' % css, timeout)
+
+    def text_of(self, css, timeout=WAIT):
+        """The text of an element, read again if the page was replaced
+        meanwhile (Horizon reloads after a modal form).
+        """
+        from selenium.common import exceptions
+        from selenium.webdriver.common.by import By
+
+        def read(driver):
+            try:
+                found = driver.find_elements(By.CSS_SELECTOR, css)
+                return found[0].text if found else False
+            except exceptions.StaleElementReferenceException:
+                return False
+        return self.wait(read, 'text of %s' % css, timeout)
+
+    def elements(self, css):
+        from selenium.webdriver.common.by import By
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self):
+        from selenium.webdriver.common.by import By
+        return self.driver.find_element(By.TAG_NAME, 'body').text
+
+    def wait_text(self, text, timeout=WAIT):
+        self.wait(lambda driver: text in self.text(),
+                  'text %r on the page' % text, timeout)
+
+    def login(self, user, password):
+        self.driver.delete_all_cookies()
+        # Straight to the instances, not the overview and its usage charts.
+        self.open('/auth/login/?next=/project/instances/')
+        self.element('#id_username').send_keys(user)
+        self.element('#id_password').send_keys(password)
+        self.element('#loginBtn').click()
+        self.wait(lambda driver: '/auth/login' not in driver.current_url,
+                  'login of %s' % user)
+
+    def screenshot(self, name):
+        os.makedirs(self.screenshots, exist_ok=True)
+        path = os.path.join(self.screenshots, name + '.png')
+        self.driver.save_screenshot(path)
+        return path
+
+    def usb_tab(self, server):
+        self.open('/project/instances/%s/?tab=instance_details__usb_devices'
+                  % server.id)
+        self.element('#usb_devices')
+
+    def modal_submit(self):
+        self.element('.modal-footer [type=submit]').click()
+
+    def choose(self, select_id, value):
+        """Picks an option of a Horizon (themable) select."""
+        self.driver.execute_script(
+            'var s = document.getElementById(arguments[0]);'
+            's.value = arguments[1];'
+            's.dispatchEvent(new Event("change"));', select_id, value)
+
+
+class Scenarios(object):
+
+    def __init__(self, sandbox, browser):
+        self.sandbox = sandbox
+        self.browser = browser
+        self.member = Cloud(sandbox, 'demo-member', 'demo')
+        self.admin = Cloud(sandbox, 'admin', 'admin')
+        self.running = self.member.boot('usb-running')
+        self.stopped = self.member.stop(self.member.boot('usb-stopped'))
+        self.other = self.member.boot('usb-other')
+
+    def login(self, user):
+        self.browser.login(user, self.sandbox.password(user))
+
+    def test_member_attach_detach_running(self):
+        b = self.browser
+        device = self.member.available(self.running, YUBICO)[0]
+        self.login('demo-member')
+        b.usb_tab(self.running)
+        b.screenshot('01-instance-usb-tab-empty')
+        b.element('#usb_devices__action_attach').click()
+        b.element('#attach_usb_device_form')
+        b.choose('id_device', device['id'])
+        b.screenshot('02-attach-usb-device-form')
+        b.modal_submit()
+        row = '#usb_devices__row__%s' % device['id']
+        b.element(row)
+        b.wait_text('Attached USB device')
+        cells = b.text_of(row)
+        for expected in (device['serial'], 'Attached', device['product_name']):
+            if expected not in cells:
+                raise Failure('%r not in the row %r' % (expected, cells))
+        b.screenshot('03-instance-usb-device-attached')
+        attached = [d['id'] for d in self.member.usb.list_server_devices(
+            self.running.id)]
+        if device['id'] not in attached:
+            raise Failure('nova-usb does not list %s on the server: %s'
+                          % (device['id'], attached))
+        b.element('#usb_devices__row_%s__action_detach'
+                  % device['id']).click()
+        b.element('#detach_usb_device_form')
+        b.screenshot('04-detach-usb-device-form')
+        b.modal_submit()
+        b.wait_text('Detached USB device')
+        if b.elements(row):
+            raise Failure('the detached device is still in the tab')
+        if self.member.usb.list_server_devices(self.running.id):
+            raise Failure('nova-usb still lists devices on the server')
+
+    def test_member_stopped_server_controllers_attach_start(self):
+        b = self.browser
+        device = self.member.available(self.stopped, DONGLE_VENDOR)[0]
+        self.login('demo-member')
+        b.usb_tab(self.stopped)
+        b.element('#usb_controllers__action_add_controller').click()
+        b.element('#add_usb_controller_form')
+        b.choose('id_model', 'qemu-xhci')
+        b.element('#id_ports').send_keys('4')
+        b.screenshot('05-add-usb-controller-form')
+        b.modal_submit()
+        b.wait_text('Added USB controller qemu-xhci')
+        controllers = self.member.usb.list_controllers(self.stopped.id)
+        added = [c for c in controllers if c.get('removable')]
+        if not added:
+            raise Failure('no removable controller after the add: %s'
+                          % controllers)
+        b.screenshot('06-stopped-server-usb-controllers')
+        b.element('#usb_controllers__row_%s__action_remove_controller'
+                  % added[0]['index']).click()
+        b.element('#remove_usb_controller_form')
+        b.modal_submit()
+        b.wait_text('Removed USB controller')
+        if any(c['index'] == added[0]['index'] for c in
+               self.member.usb.list_controllers(self.stopped.id)):
+            raise Failure('the controller is still there after remove')
+        b.element('#usb_devices__action_attach').click()
+        b.element('#attach_usb_device_form')
+        b.choose('id_device', device['id'])
+        b.modal_submit()
+        b.wait_text('Attached USB device')
+        b.element('#usb_devices__row__%s' % device['id'])
+        b.screenshot('07-stopped-server-usb-device-attached')
+        # Start it as a user does, from the instance's actions.
+        b.open('/project/instances/')
+        row = '#instances__row__%s' % self.stopped.id
+        b.element(row + ' .dropdown-toggle').click()
+        b.element('#instances__row_%s__action_start' % self.stopped.id
+                  ).click()
+        self.member.wait_status(self.stopped.id, 'ACTIVE')
+        b.usb_tab(self.stopped)
+        cells = b.text_of('#usb_devices__row__%s' % device['id'])
+        if 'Attached' not in cells:
+            raise Failure('after start the device row reads %r' % cells)
+        b.screenshot('08-started-server-usb-device-attached')
+
+    def test_refusal_shows_nova_usb_message(self):
+        b = self.browser
+        device = self.member.available(self.running, YUBICO)[0]
+        self.login('demo-member')
+        b.usb_tab(self.running)
+        b.element('#usb_devices__action_attach').click()
+        b.element('#attach_usb_device_form')
+        b.choose('id_device', device['id'])
+        # Meanwhile another server takes the device.
+        self.member.usb.attach_device(self.other.id, device['id'])
+        b.modal_submit()
+        error = b.text_of('#attach_usb_device_form .alert-danger')
+        expected = None
+        try:
+            self.member.usb.attach_device(self.running.id, device['id'])
+        except Exception as refusal:
+            expected = getattr(refusal, 'message', str(refusal))
+        if not expected or expected not in error:
+            raise Failure('the form shows %r, nova-usb says %r'
+                          % (error, expected))
+        b.screenshot('09-attach-refused-device-held')
+        self.member.usb.detach_device(self.other.id, device['id'])
+
+    def test_reader_sees_no_attach_action(self):
+        b = self.browser
+        self.login('demo-reader')
+        b.usb_tab(self.running)
+        b.screenshot('10-reader-usb-tab')
+        for action in ('#usb_devices__action_attach',
+                       '#usb_controllers__action_add_controller'):
+            if b.elements(action):
+                raise Failure('the reader is offered %s' % action)
+        if 'USB Devices' not in b.text():
+            raise Failure('the reader does not see the USB Devices tab')
+
+    def test_admin_sees_host_devices_with_reasons(self):
+        b = self.browser
+        device = self.member.available(self.running, YUBICO)[0]
+        self.member.usb.attach_device(self.running.id, device['id'])
+        self.login('admin')
+        b.open('/admin/usb_devices/')
+        table = b.text_of('#host_usb_devices')
+        for expected in ('sandbox', 'hub', 'not matched by [usb] '
+                         'device_spec', device['serial'], 'usb-running'):
+            if expected not in table:
+                raise Failure('%r not in the admin table:\n%s'
+                              % (expected, table))
+        link = b.elements('#host_usb_devices a[href*="%s"]'
+                          % self.running.id)
+        if not link:
+            raise Failure('the holding server is not a link')
+        b.screenshot('11-admin-usb-devices')
+        self.member.usb.detach_device(self.running.id, device['id'])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m tests.dashboard.run')
+    parser.add_argument('--screenshots', default=SCREENSHOTS,
+                        help='where the PNGs go (default: the docs)')
+    args = parser.parse_args(argv)
+    results = []
+    began = time.monotonic()
+    sandbox = Sandbox()
+    browser = None
+    try:
+        sandbox.wait_ready()
+        print('sandbox with dashboard ready in %.1f s'
+              % sandbox.ready_seconds, flush=True)
+        browser = Browser(sandbox.dashboard_url, args.screenshots)
+        scenarios = Scenarios(sandbox, browser)
+        for name in sorted(n for n in dir(scenarios)
+                           if n.startswith('test_')):
+            start = time.monotonic()
+            try:
+                getattr(scenarios, name)()
+            except Exception as error:
+                results.append((name, False))
+                print('FAIL %s (%.1f s): %s' % (
+                    name, time.monotonic() - start, error), flush=True)
+                if not isinstance(error, Failure):
+                    traceback.print_exc()
+                browser.screenshot('failed-' + name)
+            else:
+                results.append((name, True))
+                print('PASS %s (%.1f s)' % (name, time.monotonic() - start),
+                      flush=True)
+    except Exception as error:
+        results.append(('setup', False))
+        print('FAIL setup: %s' % error, flush=True)
+        traceback.print_exc()
+        print('\n'.join(sandbox.lines[-40:]))
+    finally:
+        if browser is not None:
+            browser.quit()
+        sandbox.stop()
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    print('took %.1f s' % (time.monotonic() - began))
+    print('dashboard: %d passed, %d failed' % (passed, failed))
+    return 0 if failed == 0 and passed else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -471,6 +471,8 @@ class Cloud(object):
         found += [self.services[name] for name in (
             'nova', 'nova-scheduler', 'nova-conductor', 'placement',
             'glance', 'network', 'keystone') if name in self.services]
+        if self.usb_node is not None and self.usb_node.tunnel is not None:
+            found.append(self.usb_node.tunnel)
         return found + self.rabbit.processes() + self.libvirtd.processes()
 
     def stop(self):

@@ -313,6 +313,12 @@ class Scenarios(object):
         self.cloud.rabbit.stop()
         self.cloud.rabbit.start()
         self.note('# RabbitMQ restarted')
+        # The services find the broker again by themselves (oslo.messaging
+        # reconnects); once each compute node's reports (sent over RPC to
+        # nova-conductor) arrive again, the next attach must work as such.
+        for host in self.cloud.compute_hosts():
+            self.cloud.wait_compute_up(host, timeout=300)
+        self.note('# every nova-compute reports again')
         if self.cloud.usb_host:
             server = self.servers['a-usb']
             stick = self.stick(STICK_LIVE)

@@ -13,7 +13,8 @@
 # and e2e (a nested test host with emulated USB devices: real passthrough
 # through nova-usb's driver and through the openstack CLI). Before e2e, load:
 # the sandbox with its databases on this script's MariaDB, 50 concurrent
-# attaches of one device over HTTP, 20 rounds.
+# attaches of one device over HTTP, 20 rounds. Then dashboard: the Horizon
+# plugin's unit tests and its browser scenarios (headless Chromium).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,6 +36,12 @@ suite() {
     if [ "$name" = e2e ] && grep -Eq '^e2e: [0-9]+ passed' "$log"; then
         passed=$((passed + $(awk '/^e2e: [0-9]+ passed/ {print $2}' "$log")))
         failed=$((failed + $(awk '/^e2e: [0-9]+ passed/ {print $4}' "$log")))
+    elif [ "$name" = dashboard ] \
+            && grep -Eq '^dashboard: [0-9]+ passed' "$log"; then
+        passed=$((passed + $(awk '/^dashboard: [0-9]+ passed/ {print $2}' \
+            "$log")))
+        failed=$((failed + $(awk '/^dashboard: [0-9]+ passed/ {print $4}' \
+            "$log")))
     elif grep -q '^ - Passed:' "$log"; then
         passed=$((passed + $(awk '/^ - Passed:/ {print $3}' "$log")))
         failed=$((failed + $(awk '/^ - Failed:/ {print $3}' "$log")))
@@ -61,6 +68,11 @@ suite nova-libvirt stestr --test-path ./tests/nova_libvirt run \
 suite integration stestr --test-path ./tests/integration run --concurrency 1
 suite sandbox stestr --test-path ./tests/sandbox run --concurrency 1
 suite load stestr --test-path ./tests/load run --concurrency 1
+# nova-usb's Horizon plugin: its views and forms, then headless Chromium on
+# nova-usb-sandbox --dashboard --demo-devices (about 3 to 4 minutes).
+suite dashboard-unit stestr --test-path ./tests/dashboard/unit --top-dir ./ \
+    run
+suite dashboard python -m tests.dashboard.run
 # Last and alone: it boots a nested test host under TCG on both cores.
 suite e2e python -m tests.e2e.run
 

@@ -20,7 +20,8 @@ it; adds and removes a controller of a stopped server, attaches a device
 to it and starts it; sees nova-usb's own message when a device was taken
 meanwhile by another server; the reader sees no attach action; the admin
 sees the host's devices with the reasons. Every page is saved as a PNG
-into doc/source/user/dashboard/ for the docs.
+into .tox/dashboard/screenshots/; the docs' screenshots are refreshed with
+``--screenshots doc/source/user/dashboard``.
 
     python -m tests.dashboard.run [--keep-going] [--screenshots DIR]
 
@@ -41,7 +42,7 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-SCREENSHOTS = os.path.join(ROOT, 'doc', 'source', 'user', 'dashboard')
+SCREENSHOTS = os.path.join(ROOT, '.tox', 'dashboard', 'screenshots')
 READY = 'nova-usb-sandbox ready:'
 READY_TIMEOUT = 180
 STOP_TIMEOUT = 60
@@ -418,7 +419,8 @@ class Scenarios(object):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m tests.dashboard.run')
     parser.add_argument('--screenshots', default=SCREENSHOTS,
-                        help='where the PNGs go (default: the docs)')
+                        help='where the PNGs go (default: %(default)s; '
+                             'doc/source/user/dashboard for the docs)')
     args = parser.parse_args(argv)
     results = []
     began = time.monotonic()

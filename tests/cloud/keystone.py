@@ -32,7 +32,9 @@ REGION = 'RegionOne'
 
 def password():
     """A password for one run: nothing in the cloud is a known default."""
-    return secrets.token_urlsafe(18)
+    # Hex: safe in URLs, SQL and command lines (a leading "-" would read
+    # as an option).
+    return secrets.token_hex(16)
 
 
 class Keystone(object):

@@ -24,8 +24,10 @@ QEMU guests, whose monitor (``info usb``) shows what they hold. After the
 use cases, a held stick is pulled out of the host and plugged back: the
 real nova-compute gives it back to its server.
 
-The stand-ins are the sandbox's: keystone (tokens only), glance (one
-in-memory image), neutron (servers have no network).
+keystone is keystone itself, run by the sandbox; the stand-ins are the
+sandbox's: glance (one in-memory image), neutron (servers have no
+network). A server whose flavor asks placement for a stick gets one at
+boot.
 """
 
 import contextlib
@@ -163,6 +165,34 @@ class FullStackTestCase(unittest.TestCase):
                        for d in listed)
         polling.wait_for(listed_so, '%s %s' % (device_id, status),
                          timeout=120)
+
+    def test_flavor_asking_for_a_stick(self):
+        """Placement picks the device: a server whose flavor asks for a
+        stick (resources:CUSTOM_USB_46F4_0001=1) has one of the free sticks
+        in its QEMU from its first start; its delete frees it.
+        """
+        free = {d['ID'] for d in self.openstack(
+            'usb', 'device', 'list', '--host', nested.HOST, '--long')
+            if d['Vendor ID'] == '46f4' and d['Assignable'] and
+            d.get('Server ID') is None}
+        self.assertTrue(free)
+        self.openstack('flavor', 'create', '--ram', '64', '--vcpus', '1',
+                       '--disk', '1', '--property',
+                       'resources:CUSTOM_USB_46F4_0001=1', 'stick')
+        server = self.openstack(
+            'server', 'create', '--flavor', 'stick', '--image', 'empty',
+            '--nic', 'none', '--wait', 'with-stick')
+        self.assertEqual('ACTIVE', server['status'])
+        held = self.openstack('server', 'usb', 'list', 'with-stick')
+        self.assertEqual(['attached'], [d['Status'] for d in held])
+        self.assertIn(held[0]['ID'], free)
+        self.assertEqual([usb_guest.device_alias(held[0]['ID'])],
+                         self.in_guest(server['id']))
+        self.openstack('server', 'delete', '--wait', 'with-stick',
+                       table=True)
+        holders = {d['ID']: d.get('Server ID') for d in self.openstack(
+            'usb', 'device', 'list', '--host', nested.HOST, '--long')}
+        self.assertIsNone(holders[held[0]['ID']])
 
     def test_three_use_cases(self):
         # 1. This host's USB devices.

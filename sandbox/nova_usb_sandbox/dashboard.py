@@ -37,7 +37,6 @@ is the Horizon process.
 import hashlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -203,23 +202,13 @@ def serve(horizon_dir, port):
     from nova_usb_sandbox import web
 
     server = web.make_server(port, application(horizon_dir))
-    signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),),
-                     daemon=True).start()
 
     def ready():
         warm_up(port)
         open(os.path.join(horizon_dir, READY_FILE), 'w').close()
 
     threading.Thread(target=ready, daemon=True).start()
-    server.serve_forever(poll_interval=0.5)
-
-
-def _exit_with_parent(parent):
-    """Ends this process once the sandbox is gone, killed included."""
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(0)
+    web.serve_in_child(server)
 
 
 if __name__ == '__main__':

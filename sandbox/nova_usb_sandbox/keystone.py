@@ -37,7 +37,6 @@ import grp
 import os
 import pwd
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -292,18 +291,7 @@ def serve(conf, port):
     from nova_usb_sandbox import web
 
     application = keystone_wsgi.initialize_public_application()
-    server = web.make_server(port, application)
-    signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),),
-                     daemon=True).start()
-    server.serve_forever(poll_interval=0.5)
-
-
-def _exit_with_parent(parent):
-    """Ends this process once the sandbox is gone, killed included."""
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(0)
+    web.serve_in_child(web.make_server(port, application))
 
 
 if __name__ == '__main__':

@@ -24,8 +24,12 @@ machine may reach it. keystone runs in a process of its own
 """
 
 import logging
+import os
+import signal
 import socketserver
+import sys
 import threading
+import time
 from wsgiref import simple_server
 
 LOG = logging.getLogger(__name__)
@@ -68,6 +72,22 @@ def make_server(port, app):
     server = _Server((HOST, port), _Handler)
     server.set_app(app)
     return server
+
+
+def serve_in_child(server):
+    """Serve, in a process of its own the sandbox started (keystone,
+    Horizon), until SIGTERM or until the sandbox is gone, killed included.
+    """
+    signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),),
+                     daemon=True).start()
+    server.serve_forever(poll_interval=0.5)
+
+
+def _exit_with_parent(parent):
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 class Dispatcher(object):

@@ -280,7 +280,8 @@ class Keystone(object):
         """Stop the keystone process (by its pid); never raises."""
         self._stopping = True
         if self._thread is not None:
-            self._thread.join(READY_TIMEOUT)
+            # A keystone-manage still running ends on its own in seconds.
+            self._thread.join(3 * STOP_TIMEOUT)
         process = self.process
         if process is None or process.poll() is not None:
             return

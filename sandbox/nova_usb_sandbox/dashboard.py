@@ -43,6 +43,7 @@ import threading
 import time
 
 from nova_usb_sandbox import keystone
+from nova_usb_sandbox import web
 
 READY_TIMEOUT = 120
 STOP_TIMEOUT = 10
@@ -165,15 +166,7 @@ class Dashboard(object):
 
     def stop(self):
         """Stop the Horizon process (by its pid); never raises."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        web.stop_child(self.process, STOP_TIMEOUT)
 
 
 def application(horizon_dir):
@@ -199,8 +192,6 @@ def warm_up(port):
 
 def serve(horizon_dir, port):
     """Horizon on 127.0.0.1:port until SIGTERM or the sandbox's end."""
-    from nova_usb_sandbox import web
-
     server = web.make_server(port, application(horizon_dir))
 
     def ready():

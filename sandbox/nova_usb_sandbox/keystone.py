@@ -43,6 +43,8 @@ import sys
 import threading
 import time
 
+from nova_usb_sandbox import web
+
 REGION = 'RegionOne'
 # A bound, not an estimate: keystone is ready in seconds here, but takes
 # minutes under QEMU TCG (the nested test host), where every keystone-manage
@@ -282,23 +284,13 @@ class Keystone(object):
         if self._thread is not None:
             # A keystone-manage still running ends on its own in seconds.
             self._thread.join(3 * STOP_TIMEOUT)
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        web.stop_child(self.process, STOP_TIMEOUT)
 
 
 def serve(conf, port):
     """keystone's WSGI application on 127.0.0.1:port until SIGTERM."""
     os.environ['OS_KEYSTONE_CONFIG_FILES'] = conf
     from keystone.server import wsgi as keystone_wsgi
-
-    from nova_usb_sandbox import web
 
     application = keystone_wsgi.initialize_public_application()
     web.serve_in_child(web.make_server(port, application))

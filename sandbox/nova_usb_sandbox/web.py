@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import socketserver
+import subprocess
 import sys
 import threading
 import time
@@ -82,6 +83,20 @@ def serve_in_child(server):
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),),
                      daemon=True).start()
     server.serve_forever(poll_interval=0.5)
+
+
+def stop_child(process, timeout):
+    """Stop a process the sandbox started, by its pid: SIGTERM, then
+    SIGKILL after ``timeout`` seconds. Never raises.
+    """
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _exit_with_parent(parent):

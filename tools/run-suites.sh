@@ -11,7 +11,9 @@
 # owns the daemon it starts) and sandbox (nova-usb-sandbox --demo-devices as a
 # subprocess, driven with the real openstack CLI, then stopped by SIGINT)
 # and e2e (a nested test host with emulated USB devices: real passthrough
-# through nova-usb's driver and through the openstack CLI). Before e2e, load:
+# through nova-usb's driver; then the same host is the USB node of the
+# multi-process, two-node cloud, driven with the openstack CLI). Before
+# e2e, load:
 # the sandbox with its databases on this script's MariaDB, 50 concurrent
 # attaches of one device over HTTP, 20 rounds. Then dashboard: the Horizon
 # plugin's unit tests and its browser scenarios (headless Chromium).
@@ -26,22 +28,30 @@ log=$(mktemp)
 # Run one suite, show its output, and add up stestr's totals; a suite that
 # ends without totals (it could not even load its tests) counts as failed.
 suite() {
-    local name=$1
+    local name=$1 began=$SECONDS
     shift
     echo "=== $name"
     if ! "$@" 2>&1 | tee "$log"; then
         echo "=== $name FAILED"
         status=1
     fi
-    if [ "$name" = e2e ] && grep -Eq '^e2e: [0-9]+ passed' "$log"; then
-        passed=$((passed + $(awk '/^e2e: [0-9]+ passed/ {print $2}' "$log")))
-        failed=$((failed + $(awk '/^e2e: [0-9]+ passed/ {print $4}' "$log")))
-    elif [ "$name" = dashboard ] \
-            && grep -Eq '^dashboard: [0-9]+ passed' "$log"; then
-        passed=$((passed + $(awk '/^dashboard: [0-9]+ passed/ {print $2}' \
-            "$log")))
-        failed=$((failed + $(awk '/^dashboard: [0-9]+ passed/ {print $4}' \
-            "$log")))
+    echo "=== $name took $((SECONDS - began)) s"
+    if [ "$name" = e2e ] || [ "$name" = dashboard ]; then
+        # Their own last lines: "e2e: N passed, N failed" (and "cloud: N
+        # passed, N failed" after it), "dashboard: N passed, N failed"; a
+        # line missing counts as a failure.
+        local runner
+        for runner in $( [ "$name" = e2e ] && echo e2e cloud || echo "$name")
+        do
+            if grep -Eq "^$runner: [0-9]+ passed" "$log"; then
+                passed=$((passed + $(awk "/^$runner: [0-9]+ passed/ \
+                    {print \$2}" "$log")))
+                failed=$((failed + $(awk "/^$runner: [0-9]+ passed/ \
+                    {print \$4}" "$log")))
+            else
+                failed=$((failed + 1))
+            fi
+        done
     elif grep -q '^ - Passed:' "$log"; then
         passed=$((passed + $(awk '/^ - Passed:/ {print $3}' "$log")))
         failed=$((failed + $(awk '/^ - Failed:/ {print $3}' "$log")))
@@ -73,8 +83,10 @@ suite load stestr --test-path ./tests/load run --concurrency 1
 suite dashboard-unit stestr --test-path ./tests/dashboard/unit --top-dir ./ \
     run
 suite dashboard python -m tests.dashboard.run
-# Last and alone: it boots a nested test host under TCG on both cores.
-suite e2e python -m tests.e2e.run
+# Last and alone: it boots a nested test host under TCG on both cores; the
+# host runs the e2e suite, then it is the USB node of the multi-process
+# cloud (tests/cloud) on this script's MariaDB.
+suite e2e python -m tests.e2e.run --cloud
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"

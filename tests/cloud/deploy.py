@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 
+from tests.cloud import crashpoints
 from tests.cloud import keystone as keystone_deploy
 from tests.cloud import nested
 from tests.cloud import processes
@@ -52,6 +53,10 @@ DATABASES = {'keystone': ['keystone'], 'glance': ['glance'],
              'placement': ['placement'],
              'nova': ['nova_api', 'nova_cell0', 'nova']}
 LOCAL_NODE = 'node1'
+# nova-api's worker processes. Each change a crash scenario stops holds one
+# until nova-api stops waiting for it ([usb] change_timeout, 6 minutes):
+# four of them at most, and one worker left for everything else.
+NOVA_API_WORKERS = 5
 
 
 def _utc(timestamp):
@@ -62,8 +67,14 @@ def _utc(timestamp):
 
 def mariadb(sql):
     """SQL as MariaDB's root, over its socket (as an operator sets up)."""
-    subprocess.run(['mariadb'], input=sql.encode(), check=True,
-                   stdout=subprocess.DEVNULL)
+    result = subprocess.run(['mariadb'], input=sql.encode(),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    if result.returncode:
+        raise processes.ServiceError(
+            'MariaDB refused (is it running? tools/mariadb.sh start, or '
+            'tox -e cloud, which starts it): %s'
+            % result.stderr.decode(errors='replace').strip())
 
 
 class RabbitMQ(object):
@@ -351,7 +362,7 @@ class Cloud(object):
             'OS_NOVA_CONFIG_FILES': ';'.join(
                 (API_PASTE, 'nova.conf', 'nova-controller.conf',
                  'nova-api.conf')),
-        }, '/', workers=2)
+        }, '/', workers=NOVA_API_WORKERS)
         self._step('nova-api on 127.0.0.1:%d, nova-conductor, '
                    'nova-scheduler' % self.ports['nova'])
 
@@ -380,11 +391,50 @@ class Cloud(object):
         os.makedirs(os.path.join(self.state_dir, 'instances-' + host),
                     mode=0o755, exist_ok=True)
         name = 'nova-compute-' + host
+        crash_dir = self._crash_dir(host)
+        os.makedirs(crash_dir, exist_ok=True)
+        # nova-compute's main, with the crash points the scenarios arm
+        # (tests/cloud/crashpoints.py; the configuration is the guide's).
         self.services[name] = processes.Process(
-            name, [os.path.join(BIN, 'nova-compute'), '--config-file',
+            name, [sys.executable, crashpoints.__file__, '--config-file',
                    self.nova_conf, '--config-file', conf],
-            os.path.join(self.log_dir, name + '.stdout.log')).start()
+            os.path.join(self.log_dir, name + '.stdout.log'),
+            env={crashpoints.CRASH_DIR: crash_dir}).start()
         self.wait_compute_up(host, self.services[name])
+
+    def _crash_dir(self, host):
+        return os.path.join(self.state_dir, 'crash-' + host)
+
+    def arm(self, host, lines):
+        """Arm crash points of ``host``'s nova-compute (lines of
+        tests.cloud.crashpoints.line).
+        """
+        if host == self.usb_host:
+            return self.usb_node.arm(lines)
+        path = os.path.join(self._crash_dir(host), crashpoints.ARMED)
+        with open(path + '.new', 'w') as armed:
+            armed.write(''.join(entry + '\n' for entry in lines))
+        os.rename(path + '.new', path)
+
+    def reached(self, host):
+        """The crash points of ``host`` that a change has reached."""
+        if host == self.usb_host:
+            return self.usb_node.reached()
+        try:
+            with open(os.path.join(self._crash_dir(host),
+                                   crashpoints.REACHED)) as reached:
+                return {entry.strip() for entry in reached if entry.strip()}
+        except FileNotFoundError:
+            return set()
+
+    def disarm(self, host):
+        """No crash point armed or reached: what a restart must find."""
+        if host == self.usb_host:
+            return self.usb_node.disarm()
+        for name in (crashpoints.ARMED, crashpoints.REACHED):
+            path = os.path.join(self._crash_dir(host), name)
+            if os.path.exists(path):
+                os.unlink(path)
 
     def wait_compute_up(self, host, process=None, timeout=180):
         """Until nova-compute of ``host`` reports to the cloud after now

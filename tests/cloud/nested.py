@@ -31,9 +31,11 @@ into the share too (``out/cloud/logs``).
 
 import os
 import shlex
+import shutil
 import subprocess
 import time
 
+from tests.cloud import crashpoints
 from tests.cloud import processes
 
 HOST = 'node2'
@@ -42,6 +44,7 @@ SSH_PORT_NAME = 'org.openstack.nova-usb.ssh'
 GUEST_SHARE = '/mnt/out'
 GUEST_VENV = '/opt/nova-usb'
 GUEST_STATE = '/var/lib/nova-usb-cloud'
+GUEST_CRASH_DIR = GUEST_STATE + '/crash'
 READY_TIMEOUT = 15 * 60
 COMPUTE_UP_TIMEOUT = 10 * 60
 
@@ -70,13 +73,14 @@ class NestedNode(object):
     """nova-compute ``node2`` on the nested host, through the tunnel.
 
     :param run_dir: the e2e run directory (QEMU's sockets, ``out/``)
-    :param qemu: the nested host's QEMU process (a Popen)
+    :param host: the running nested host (a tests.e2e.vm.NestedHost): its
+        QEMU process, and its USB devices to pull out and plug back
     :param log_dir: the cloud's log directory (the tunnel's log)
     """
 
-    def __init__(self, run_dir, qemu, log_dir=None):
+    def __init__(self, run_dir, host, log_dir=None):
         self.run_dir = run_dir
-        self.qemu = qemu
+        self.host = host
         self.log_dir = log_dir
         self.key, _ = key_paths(run_dir)
         self.socket = os.path.join(run_dir, 'ssh.sock')
@@ -92,7 +96,7 @@ class NestedNode(object):
         """Until the guest's init has sshd on the port (after the e2e
         suites), or QEMU is gone.
         """
-        qemu = self.qemu
+        qemu = self.host.process
         processes.wait_until(
             lambda: (os.path.exists(self.ready_marker()) or
                      qemu.poll() is not None), timeout,
@@ -134,13 +138,13 @@ class NestedNode(object):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         ).returncode == 0
 
-    def run(self, command, check=True, timeout=600):
+    def run(self, command, check=True, timeout=600, stdin=''):
         """A shell command on the nested host, over the tunnel; its
         output.
         """
         result = subprocess.run(
             ['ssh'] + self._options() + ['root@' + GUEST_NAME, command],
-            capture_output=True, text=True, timeout=timeout)
+            input=stdin, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode:
             raise processes.ServiceError('on the nested host: %s: exit %d: %s'
                                          % (command, result.returncode,
@@ -173,23 +177,45 @@ class NestedNode(object):
                 service_conf=self.guest_path('etc',
                                              'nova-compute-%s.conf' % HOST),
                 device_spec=cloud.device_spec, **values))
-        self.run('mkdir -p %s/nova/locks %s/instances && chmod 755 %s %s/'
-                 'instances' % ((GUEST_STATE,) * 4))
+        shutil.copy(crashpoints.__file__,
+                    os.path.join(self.share, 'crashpoints.py'))
+        self.run('mkdir -p %s/nova/locks %s/instances %s && chmod 755 %s '
+                 '%s/instances' % (GUEST_STATE, GUEST_STATE, GUEST_CRASH_DIR,
+                                   GUEST_STATE, GUEST_STATE))
 
     def start_compute(self):
         """nova-compute in the background on the node; returns its pid."""
         # One simple command in the background (not a list, whose
         # subshell would keep ssh's channel open): $! is nova-compute's
         # pid, as setsid execs it.
+        # nova-compute's main with the crash points the scenarios arm
+        # (tests/cloud/crashpoints.py, copied into the share).
         command = (
-            'cd /; OS_NOVA_DISABLE_EVENTLET_PATCHING=1 setsid '
-            '%s/bin/nova-compute --config-file %s --config-file %s '
+            'cd /; OS_NOVA_DISABLE_EVENTLET_PATCHING=1 %s=%s setsid '
+            '%s/bin/python %s --config-file %s --config-file %s '
             '>>%s 2>&1 </dev/null & echo $!' % (
-                GUEST_VENV, self.guest_path('etc', 'nova.conf'),
+                crashpoints.CRASH_DIR, GUEST_CRASH_DIR, GUEST_VENV,
+                self.guest_path('crashpoints.py'),
+                self.guest_path('etc', 'nova.conf'),
                 self.guest_path('etc', 'nova-compute-%s.conf' % HOST),
                 self.guest_path('logs', 'nova-compute-%s.stdout.log' % HOST)))
         self.compute_pid = int(self.run(command).strip())
         return self.compute_pid
+
+    def arm(self, lines):
+        """Arm crash points of the node's nova-compute."""
+        self.run('cat > %s/armed.new && mv %s/armed.new %s/%s' % (
+            GUEST_CRASH_DIR, GUEST_CRASH_DIR, GUEST_CRASH_DIR,
+            crashpoints.ARMED), stdin=''.join(e + '\n' for e in lines))
+
+    def reached(self):
+        out = self.run('cat %s/%s 2>/dev/null || true' % (
+            GUEST_CRASH_DIR, crashpoints.REACHED))
+        return {entry.strip() for entry in out.splitlines() if entry.strip()}
+
+    def disarm(self):
+        self.run('rm -f %s/%s %s/%s' % (GUEST_CRASH_DIR, crashpoints.ARMED,
+                                        GUEST_CRASH_DIR, crashpoints.REACHED))
 
     def kill_compute(self):
         """SIGKILL to the node's nova-compute, by its pid; waits until the
@@ -223,6 +249,21 @@ class NestedNode(object):
         """HMP ``info usb`` of a nested guest's QEMU: what it holds."""
         return self.run('virsh -c qemu:///system qemu-monitor-command '
                         '--hmp %s "info usb"' % shlex.quote(domain))
+
+    def unplug(self, device):
+        """Pull ``device`` (an id of tests/e2e/topology.json) out of the
+        nested host, as QEMU's device_del: the host's kernel sees it go.
+        """
+        self.host.unplug(device)
+
+    def plug(self, device):
+        """Plug ``device`` back into its port (QEMU's device_add)."""
+        self.host.plug(device)
+
+    def domain_xml(self, domain, persistent=False):
+        """A nested guest's libvirt XML, live or persistent."""
+        return self.run('virsh -c qemu:///system dumpxml %s %s' % (
+            '--inactive' if persistent else '', shlex.quote(domain)))
 
     def close(self):
         """nova-compute on the node, then the tunnel, each by its pid."""

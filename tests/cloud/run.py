@@ -73,7 +73,6 @@ def run(usb_node=None, only=None, keep_running=False, benchmark=False):
 
     :param usb_node: a tests.cloud.nested.NestedNode whose guest is about
         to serve ssh, or None for a cloud of this machine's node only
-    :param qemu: the nested host's QEMU (a Popen), with usb_node
     """
     def on_signal(signum, frame):
         raise KeyboardInterrupt()
@@ -135,12 +134,13 @@ def run(usb_node=None, only=None, keep_running=False, benchmark=False):
     return passed, failed
 
 
-def with_usb_node(e2e_run_dir, qemu, benchmark=False):
-    """The cloud with the nested host of an e2e run as its USB node
-    (tests/e2e/run.py --cloud); the nested host must have been prepared
-    with tests.cloud.nested.prepare before it booted.
+def with_usb_node(e2e_run_dir, host, benchmark=False):
+    """The cloud with the nested host of an e2e run (a running
+    tests.e2e.vm.NestedHost) as its USB node (tests/e2e/run.py --cloud);
+    the nested host must have been prepared with
+    tests.cloud.nested.prepare before it booted.
     """
-    return run(nested.NestedNode(e2e_run_dir, qemu), benchmark=benchmark)
+    return run(nested.NestedNode(e2e_run_dir, host), benchmark=benchmark)
 
 
 def main(argv=None):

@@ -26,6 +26,7 @@ import subprocess
 import time
 import traceback
 
+from tests.cloud import crashpoints
 from tests.cloud import deploy
 
 OPENSTACK = os.path.join(deploy.BIN, 'openstack')
@@ -40,6 +41,14 @@ STICK_LIVE = 'NOVAUSB-A'
 STICK_COLD = 'NOVAUSB-B'
 STICK_OTHER = 'NOVAUSB-C'
 STICK_PRODUCT = 'QEMU USB HARDDRIVE'
+# NOVAUSB-B's QEMU device on the nested host, to pull out and plug back.
+STICK_COLD_DEVICE = 'stick-b'
+# The keyboard, a HID device: listed, never assignable.
+KEYBOARD_VENDOR = '0627'
+# The resource class nova-usb reports the sticks as (vendor 46f4, product
+# 0001: doc/source/admin/scheduling.rst) and a flavor asking for one.
+STICK_FLAVOR = dict(FLAVOR, name='with-a-stick')
+STICK_RESOURCE = 'resources:CUSTOM_USB_46F4_0001=1'
 
 
 def needs_usb_node(scenario):
@@ -167,15 +176,26 @@ class Scenarios(object):
                     server, shown['status'], status))
             time.sleep(2)
 
-    def create_server(self, user, name, host):
+    def wait_for(self, predicate, what, timeout=180):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError('not within %d s: %s' % (timeout, what))
+            time.sleep(3)
+        self.note('# %s' % what)
+
+    def create_server(self, user, name, host, flavor=FLAVOR['name']):
+        """A server of ``user`` on ``host`` (its availability zone; None
+        lets the scheduler choose), once ACTIVE.
+        """
+        zone = ['--availability-zone', host] if host else []
         created = self.openstack(
-            user, 'server', 'create', '--flavor', FLAVOR['name'],
-            '--image', IMAGE, '--nic', 'none', '--availability-zone', host,
-            name, '-c', 'id')
+            user, 'server', 'create', '--flavor', flavor, '--image', IMAGE,
+            '--nic', 'none', *zone, name, '-c', 'id')
         self.wait_status(user, created['id'], 'ACTIVE')
         shown = self.openstack('admin', 'server', 'show', created['id'],
                                '-c', 'OS-EXT-SRV-ATTR:host')
-        assert shown['OS-EXT-SRV-ATTR:host'] == host, shown
+        assert host is None or shown['OS-EXT-SRV-ATTR:host'] == host, shown
         self.servers[name] = created['id']
         return created['id']
 
@@ -187,6 +207,14 @@ class Scenarios(object):
                                      '--host', host)
             self.note('# %s: %d USB devices' % (host, len(devices)))
             assert isinstance(devices, list), devices
+        if self.cloud.usb_host:
+            devices = self.openstack('admin', 'usb', 'device', 'list',
+                                     '--host', self.cloud.usb_host)
+            keyboard = [d for d in devices
+                        if d['Vendor ID'] == KEYBOARD_VENDOR]
+            assert [d['Assignable'] for d in keyboard] == [False], devices
+            assert all(self.stick(serial)['Assignable'] for serial in (
+                STICK_LIVE, STICK_COLD, STICK_OTHER)), devices
         for user in ('member-a', 'reader-a', 'member-b'):
             self.refused(user, 'usb', 'device', 'list', '--host',
                          deploy.LOCAL_NODE, says=['policy'])
@@ -275,8 +303,40 @@ class Scenarios(object):
         assert self.sticks_in_guest(server) == 1
         assert self.stick(STICK_COLD)['Server ID'] == server
 
+    def held(self, server):
+        """[(device id, status)] of ``openstack server usb list``."""
+        return [(d['ID'], d['Status']) for d in self.openstack(
+            'member-a', 'server', 'usb', 'list', server)]
+
     @needs_usb_node
-    def scenario_07_device_on_another_host_refused(self):
+    def scenario_07_hard_reboot_and_replug_keep_the_stick(self):
+        """Nova rewrites the domain at a hard reboot: nova-usb keeps the
+        stick in it. Pulled out of the host, the stick is listed missing;
+        plugged back, nova-usb gives it back to the running server.
+        """
+        server = self.servers['a-usb-cold']
+        stick = self.stick(STICK_COLD)['ID']
+        self.openstack('member-a', 'server', 'reboot', '--hard', server,
+                       fmt=None)
+        self.wait_status('member-a', server, 'ACTIVE')
+        assert self.sticks_in_guest(server) == 1
+        assert self.held(server) == [(stick, 'attached')]
+
+        self.cloud.usb_node.unplug(STICK_COLD_DEVICE)
+        self.note('# %s pulled out of the nested host (QMP device_del)'
+                  % STICK_COLD)
+        self.wait_for(lambda: self.held(server) == [(stick, 'missing')],
+                      '%s listed missing' % STICK_COLD)
+        self.cloud.usb_node.plug(STICK_COLD_DEVICE)
+        self.note('# %s plugged back (QMP device_add)' % STICK_COLD)
+        self.wait_for(lambda: self.held(server) == [(stick, 'attached')],
+                      '%s listed attached again' % STICK_COLD)
+        self.wait_for(lambda: self.sticks_in_guest(server) == 1,
+                      '%s back in the guest' % STICK_COLD)
+        assert self.stick(STICK_COLD)['Server ID'] == server
+
+    @needs_usb_node
+    def scenario_08_device_on_another_host_refused(self):
         stick = self.stick(STICK_OTHER)
         server = self.servers['a-node1']
         # The admin learns where the device is (409); the member is told
@@ -289,27 +349,138 @@ class Scenarios(object):
                      says=["not on the server's host", 'HTTP 404'])
         assert self.stick(STICK_OTHER)['Server ID'] is None
 
-    def scenario_08_nova_compute_killed_and_restarted(self):
-        host = self.cloud.usb_host or deploy.LOCAL_NODE
+    def scenario_09_nova_compute_killed_between_steps(self):
+        """nova-compute killed (SIGKILL) while changes stand between two
+        of their steps; once it runs again, the domain (live and
+        persistent), the stored requests and the claims agree, and the
+        stored requests won (doc/source/admin/compute.rst).
+        """
+        if self.cloud.usb_host:
+            self._crash_live_changes(self.cloud.usb_host)
+        self._crash_controller_changes(deploy.LOCAL_NODE)
+
+    def _crash_live_changes(self, host):
+        """On the USB node: a live attach stopped after libvirt attached
+        the stick (not saved yet), and a live detach stopped after libvirt
+        detached one (not saved yet), in the same process.
+        """
+        attaching, detaching = (self.servers['a-usb'],
+                                self.servers['a-usb-cold'])
+        stick_a, stick_b = (self.stick(STICK_LIVE)['ID'],
+                            self.stick(STICK_COLD)['ID'])
+        assert self.held(attaching) == [], self.held(attaching)
+        assert self.held(detaching) == [(stick_b, 'attached')]
         listing = ('admin', 'usb', 'device', 'list', '--host', host)
         before = self.openstack(*listing)
-        self.cloud.kill_compute(host)
-        self.note('# nova-compute on %s killed (SIGKILL)' % host)
-        self.cloud.restart_compute(host)
-        self.note('# nova-compute on %s up again' % host)
+
+        def stopped_between_steps():
+            # libvirt has made both changes; nothing is saved yet.
+            assert self.sticks_in_guest(attaching) == 1
+            assert self.sticks_in_guest(detaching) == 0
+        self.crash(host, [
+            (crashpoints.line('guest.attach', 'after', attaching),
+             ('server', 'usb', 'add', attaching, stick_a)),
+            (crashpoints.line('guest.detach', 'after', detaching),
+             ('server', 'usb', 'remove', detaching, stick_b)),
+        ], stopped_between_steps)
+
+        # The attach was not saved: the stick left the guest, live and
+        # persistent, and is free. The detach was not saved: the stick is
+        # back in its guest and still the server's.
+        self.wait_for(lambda: self.sticks_in_guest(attaching) == 0,
+                      'the unsaved attach undone in the guest')
+        assert self.hostdevs(attaching, persistent=True) == 0
+        assert self.held(attaching) == []
+        self.wait_for(lambda: self.sticks_in_guest(detaching) == 1,
+                      'the unsaved detach undone in the guest')
+        assert self.hostdevs(detaching) == 1
+        assert self.hostdevs(detaching, persistent=True) == 1
+        assert self.held(detaching) == [(stick_b, 'attached')]
         after = self.openstack(*listing)
         assert before == after, (before, after)
-        server = self.servers['a-node1']
-        self.wait_status('member-a', server, 'ACTIVE')
-        if self.cloud.usb_host:
-            server = self.servers['a-usb-cold']
-            held = self.openstack('member-a', 'server', 'usb', 'list',
-                                  server)
-            assert [(d['ID'], d['Status']) for d in held] == [
-                (self.stick(STICK_COLD)['ID'], 'attached')], held
-            assert self.sticks_in_guest(server) == 1
 
-    def scenario_09_rabbitmq_restarted(self):
+    def _crash_controller_changes(self, host):
+        """On node 1 (controllers need no USB device): a controller add,
+        then a controller remove, each killed right after its save.
+        """
+        server = self.servers['a-node1']
+        self.openstack('member-a', 'server', 'stop', server, fmt=None)
+        self.wait_status('member-a', server, 'SHUTOFF')
+
+        def controllers():
+            return {(c['Index'], c['Model']) for c in self.openstack(
+                'member-a', 'server', 'usb', 'controller', 'list', server)}
+        before = controllers()
+        self.crash(host, [(crashpoints.line('save', 'after', server), (
+            'server', 'usb', 'controller', 'add', server, 'ehci'))])
+        added = controllers() - before
+        assert [model for _, model in added] == ['ehci'], added
+        index = str(added.pop()[0])
+        self.crash(host, [(crashpoints.line('save', 'after', server), (
+            'server', 'usb', 'controller', 'remove', server, index))])
+        assert controllers() == before
+        self.openstack('member-a', 'server', 'start', server, fmt=None)
+        self.wait_status('member-a', server, 'ACTIVE')
+
+    def crash(self, host, changes, stopped=None):
+        """Start each change (``(crash point, openstack argv)``, as
+        member-a) with its crash point armed on ``host``; once every
+        change has stopped at its point (and ``stopped()`` checked what
+        the hypervisor shows then), SIGKILL nova-compute and start it
+        again.
+        """
+        points = {point for point, _ in changes}
+        self.cloud.arm(host, sorted(points))
+        started = [self.background('member-a', *argv)
+                   for _, argv in changes]
+        try:
+            def all_stopped():
+                for process in started:
+                    if process.poll() is not None:
+                        raise AssertionError(
+                            '%s ended before its crash point: %s' % (
+                                ' '.join(process.args[1:]),
+                                process.communicate()))
+                return self.cloud.reached(host) >= points
+            self.wait_for(all_stopped, 'every change stopped at its crash '
+                          'point on %s: %s' % (host, sorted(points)))
+            if stopped is not None:
+                stopped()
+            self.cloud.disarm(host)
+            self.cloud.kill_compute(host)
+            self.note('# nova-compute on %s killed (SIGKILL)' % host)
+            self.cloud.restart_compute(host)
+            self.note('# nova-compute on %s up again' % host)
+        finally:
+            # The callers get their answer only at nova-api's [usb]
+            # change_timeout (functional test_crash covers it); they are
+            # ended here, by their pids.
+            for process in started:
+                if process.poll() is None:
+                    process.terminate()
+                process.wait()
+
+    def background(self, user, *argv):
+        """``openstack ARGV`` as ``user``, started and not waited for."""
+        env = dict(os.environ)
+        env.update(self.users[user])
+        env['OS_COMPUTE_API_VERSION'] = COMPUTE_API_VERSION
+        self.note('$ openstack %s &    # as %s' % (' '.join(argv), user))
+        return subprocess.Popen([OPENSTACK] + list(argv), env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def hostdevs(self, server, persistent=False):
+        """How many host devices the server's domain on the USB node has
+        (live, or its persistent definition).
+        """
+        name = self.openstack('admin', 'server', 'show', server, '-c',
+                              'OS-EXT-SRV-ATTR:instance_name')[
+            'OS-EXT-SRV-ATTR:instance_name']
+        return self.cloud.usb_node.domain_xml(
+            name, persistent).count('<hostdev ')
+
+    def scenario_10_rabbitmq_restarted(self):
         self.cloud.rabbit.stop()
         self.cloud.rabbit.start()
         self.note('# RabbitMQ restarted')
@@ -334,6 +505,38 @@ class Scenarios(object):
         self.wait_status('member-a', server, 'SHUTOFF')
         self.openstack('member-a', 'server', 'start', server, fmt=None)
         self.wait_status('member-a', server, 'ACTIVE')
+
+    @needs_usb_node
+    def scenario_11_flavor_asking_for_a_stick(self):
+        """Placement picks the host and the device: a server whose flavor
+        asks for a stick, with no zone given, lands on the USB node with
+        one of the free sticks in its QEMU from its first start; its
+        delete frees it.
+        """
+        free = {d['ID'] for d in self.openstack(
+            'admin', 'usb', 'device', 'list', '--host', self.cloud.usb_host)
+            if d['Vendor ID'] == '46f4' and d['Assignable'] and
+            d['Server ID'] is None}
+        assert free
+        self.openstack('admin', 'flavor', 'create', '--ram',
+                       str(STICK_FLAVOR['ram']), '--vcpus',
+                       str(STICK_FLAVOR['vcpus']), '--disk',
+                       str(STICK_FLAVOR['disk']), '--property',
+                       STICK_RESOURCE, STICK_FLAVOR['name'])
+        server = self.create_server('member-a', 'a-flavor', None,
+                                    flavor=STICK_FLAVOR['name'])
+        shown = self.openstack('admin', 'server', 'show', server,
+                               '-c', 'OS-EXT-SRV-ATTR:host')
+        assert shown['OS-EXT-SRV-ATTR:host'] == self.cloud.usb_host, shown
+        held = self.held(server)
+        assert [status for _, status in held] == ['attached'], held
+        assert held[0][0] in free, (held, free)
+        assert self.sticks_in_guest(server) == 1
+        self.openstack('member-a', 'server', 'delete', '--wait', server,
+                       fmt=None)
+        holders = {d['ID']: d['Server ID'] for d in self.openstack(
+            'admin', 'usb', 'device', 'list', '--host', self.cloud.usb_host)}
+        assert holders[held[0][0]] is None, holders
 
     # -- running them ------------------------------------------------------
 

@@ -22,9 +22,8 @@ the new root file system, so nothing inside the VM downloads anything):
   only on the package list below, requirements, constraints and setup.cfg,
   and is kept under a name hashed from them, so that reruns in the same
   checkout skip it; a new checkout builds it again (nothing needs the cache).
-* per run: a copy of ``base/`` with this checkout's nova-usb and
-  nova-usb-sandbox wheels, its tests and the guest's init, written into an
-  ext4 image (``root.img``);
+* per run: a copy of ``base/`` with this checkout's nova-usb wheel, its
+  tests and the guest's init, written into an ext4 image (``root.img``);
   the uncompressed kernel (``vmlinux``, booted directly: decompressing under
   TCG costs seconds) and a busybox initramfs that mounts the root disk.
 """
@@ -62,11 +61,11 @@ PACKAGES = (
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic',
                      '9pnet_virtio', '9p')
 GUEST_ONLY_WHEELS = ('async-timeout',)
-HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg',
-                'sandbox/requirements.txt', 'sandbox/setup.cfg')
-# This checkout's distributions: nova-usb and nova-usb-sandbox.
-DISTRIBUTIONS = (TOP, os.path.join(TOP, 'sandbox'))
-OWN_WHEELS = ('nova_usb-*.whl', 'nova_usb_sandbox-*.whl')
+HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg')
+# This checkout's distribution the nested host runs: nova-usb alone (the
+# driver suite and the cloud's nova-compute need nothing of the sandbox).
+DISTRIBUTIONS = (TOP,)
+OWN_WHEELS = ('nova_usb-*.whl',)
 
 
 class BuildError(Exception):

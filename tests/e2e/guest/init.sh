@@ -11,8 +11,7 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-# /tmp stays on the root disk: Nova sizes DISK_GB from it (the sandbox
-# keeps its instances there).
+# /tmp stays on the root disk.
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mkdir -p /mnt/out
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /mnt/out

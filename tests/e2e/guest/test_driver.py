@@ -19,8 +19,8 @@ claims, XML and port model; Nova's libvirt driver (LibvirtUsbDriver, whose
 live detach waits for libvirt's device-removed event).
 
 One stand-in, named: the server is an Instance object that is never
-saved (``save`` is a mock); tests/e2e/guest/test_full_stack.py covers the
-database path on this same host.
+saved (``save`` is a mock); the cloud of tests/cloud, whose USB node this
+same host becomes after this suite, covers the database path.
 """
 
 import os

@@ -44,7 +44,10 @@ import sys
 import time
 
 ROUNDS = 5
-STICK_SERIAL = 'NOVAUSB-A'
+# After the scenarios, NOVAUSB-B is free and the server "a-usb-cold" holds
+# nothing (tests/cloud/crashes.py, round 2).
+STICK_SERIAL = 'NOVAUSB-B'
+SERVER = 'a-usb-cold'
 TARGET = 1.3
 
 
@@ -64,8 +67,11 @@ def run(cloud, scenarios, rounds=ROUNDS):
         user_domain_name='Default', project_domain_name='Default')
     client = api.Client(ks_session.Session(auth=auth),
                         region_name=user['OS_REGION_NAME'])
-    server = scenarios.servers['a-usb']
-    stick = scenarios.stick(STICK_SERIAL)['ID']
+    server = scenarios.servers[SERVER]
+    stick = scenarios.stick(STICK_SERIAL)
+    assert stick['Server ID'] is None and scenarios.held(server) == [], (
+        stick, scenarios.held(server))
+    stick = stick['ID']
     through_api = []
     for _ in range(rounds):
         began = time.monotonic()

@@ -26,7 +26,7 @@ import subprocess
 import time
 import traceback
 
-from tests.cloud import crashpoints
+from tests.cloud import crashes
 from tests.cloud import deploy
 
 OPENSTACK = os.path.join(deploy.BIN, 'openstack')
@@ -43,8 +43,9 @@ STICK_OTHER = 'NOVAUSB-C'
 STICK_PRODUCT = 'QEMU USB HARDDRIVE'
 # NOVAUSB-B's QEMU device on the nested host, to pull out and plug back.
 STICK_COLD_DEVICE = 'stick-b'
-# The keyboard, a HID device: listed, never assignable.
-KEYBOARD_VENDOR = '0627'
+# The keyboard and the tablet (HID devices, one vendor): listed, not
+# assignable ([usb] device_spec selects the sticks' vendor only).
+HID_VENDOR = '0627'
 # The resource class nova-usb reports the sticks as (vendor 46f4, product
 # 0001: doc/source/admin/scheduling.rst) and a flavor asking for one.
 STICK_FLAVOR = dict(FLAVOR, name='with-a-stick')
@@ -76,7 +77,7 @@ class Result(object):
         self.detail = detail
 
 
-class Scenarios(object):
+class Scenarios(crashes.CrashScenarios):
 
     def __init__(self, cloud, transcript):
         self.cloud = cloud
@@ -84,6 +85,7 @@ class Scenarios(object):
         self.transcript = open(transcript, 'a')
         self.users = {}    # name -> OS_* environment
         self.servers = {}  # label -> server id
+        self.domain_names = {}  # server id -> libvirt domain name
 
     # -- the cloud's accounts, flavor, image and zones ----------------------
 
@@ -146,6 +148,18 @@ class Scenarios(object):
         if fmt == 'json':
             return json.loads(result.stdout or 'null')
         return result.stdout
+
+    def background(self, *argv, user='member-a'):
+        """``openstack ARGV`` as ``user``, started and not waited for (a
+        Popen with its output in pipes).
+        """
+        env = dict(os.environ)
+        env.update(self.users[user])
+        env['OS_COMPUTE_API_VERSION'] = COMPUTE_API_VERSION
+        self.note('$ openstack %s &    # as %s' % (' '.join(argv), user))
+        return subprocess.Popen([OPENSTACK] + list(argv), env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
 
     def refused(self, user, *argv, says=()):
         """``openstack ARGV`` as ``user`` fails, its error saying each of
@@ -210,9 +224,9 @@ class Scenarios(object):
         if self.cloud.usb_host:
             devices = self.openstack('admin', 'usb', 'device', 'list',
                                      '--host', self.cloud.usb_host)
-            keyboard = [d for d in devices
-                        if d['Vendor ID'] == KEYBOARD_VENDOR]
-            assert [d['Assignable'] for d in keyboard] == [False], devices
+            hid = [d for d in devices if d['Vendor ID'] == HID_VENDOR]
+            assert len(hid) == 2 and not any(
+                d['Assignable'] for d in hid), devices
             assert all(self.stick(serial)['Assignable'] for serial in (
                 STICK_LIVE, STICK_COLD, STICK_OTHER)), devices
         for user in ('member-a', 'reader-a', 'member-b'):
@@ -258,11 +272,18 @@ class Scenarios(object):
         raise AssertionError('no stick %s on %s' % (serial,
                                                     self.cloud.usb_host))
 
+    def domain_name(self, server):
+        """The server's libvirt domain name (asked once)."""
+        if server not in self.domain_names:
+            self.domain_names[server] = self.openstack(
+                'admin', 'server', 'show', server, '-c',
+                'OS-EXT-SRV-ATTR:instance_name')[
+                'OS-EXT-SRV-ATTR:instance_name']
+        return self.domain_names[server]
+
     def sticks_in_guest(self, server):
         """How many USB sticks the server's QEMU holds (HMP info usb)."""
-        name = self.openstack('admin', 'server', 'show', server, '-c',
-                              'OS-EXT-SRV-ATTR:instance_name')[
-            'OS-EXT-SRV-ATTR:instance_name']
+        name = self.domain_name(server)
         shown = self.cloud.usb_node.info_usb(name)
         self.note('# info usb of %s:\n%s' % (name, shown))
         return shown.count(STICK_PRODUCT)
@@ -349,138 +370,7 @@ class Scenarios(object):
                      says=["not on the server's host", 'HTTP 404'])
         assert self.stick(STICK_OTHER)['Server ID'] is None
 
-    def scenario_09_nova_compute_killed_between_steps(self):
-        """nova-compute killed (SIGKILL) while changes stand between two
-        of their steps; once it runs again, the domain (live and
-        persistent), the stored requests and the claims agree, and the
-        stored requests won (doc/source/admin/compute.rst).
-        """
-        if self.cloud.usb_host:
-            self._crash_live_changes(self.cloud.usb_host)
-        self._crash_controller_changes(deploy.LOCAL_NODE)
-
-    def _crash_live_changes(self, host):
-        """On the USB node: a live attach stopped after libvirt attached
-        the stick (not saved yet), and a live detach stopped after libvirt
-        detached one (not saved yet), in the same process.
-        """
-        attaching, detaching = (self.servers['a-usb'],
-                                self.servers['a-usb-cold'])
-        stick_a, stick_b = (self.stick(STICK_LIVE)['ID'],
-                            self.stick(STICK_COLD)['ID'])
-        assert self.held(attaching) == [], self.held(attaching)
-        assert self.held(detaching) == [(stick_b, 'attached')]
-        listing = ('admin', 'usb', 'device', 'list', '--host', host)
-        before = self.openstack(*listing)
-
-        def stopped_between_steps():
-            # libvirt has made both changes; nothing is saved yet.
-            assert self.sticks_in_guest(attaching) == 1
-            assert self.sticks_in_guest(detaching) == 0
-        self.crash(host, [
-            (crashpoints.line('guest.attach', 'after', attaching),
-             ('server', 'usb', 'add', attaching, stick_a)),
-            (crashpoints.line('guest.detach', 'after', detaching),
-             ('server', 'usb', 'remove', detaching, stick_b)),
-        ], stopped_between_steps)
-
-        # The attach was not saved: the stick left the guest, live and
-        # persistent, and is free. The detach was not saved: the stick is
-        # back in its guest and still the server's.
-        self.wait_for(lambda: self.sticks_in_guest(attaching) == 0,
-                      'the unsaved attach undone in the guest')
-        assert self.hostdevs(attaching, persistent=True) == 0
-        assert self.held(attaching) == []
-        self.wait_for(lambda: self.sticks_in_guest(detaching) == 1,
-                      'the unsaved detach undone in the guest')
-        assert self.hostdevs(detaching) == 1
-        assert self.hostdevs(detaching, persistent=True) == 1
-        assert self.held(detaching) == [(stick_b, 'attached')]
-        after = self.openstack(*listing)
-        assert before == after, (before, after)
-
-    def _crash_controller_changes(self, host):
-        """On node 1 (controllers need no USB device): a controller add,
-        then a controller remove, each killed right after its save.
-        """
-        server = self.servers['a-node1']
-        self.openstack('member-a', 'server', 'stop', server, fmt=None)
-        self.wait_status('member-a', server, 'SHUTOFF')
-
-        def controllers():
-            return {(c['Index'], c['Model']) for c in self.openstack(
-                'member-a', 'server', 'usb', 'controller', 'list', server)}
-        before = controllers()
-        self.crash(host, [(crashpoints.line('save', 'after', server), (
-            'server', 'usb', 'controller', 'add', server, 'ehci'))])
-        added = controllers() - before
-        assert [model for _, model in added] == ['ehci'], added
-        index = str(added.pop()[0])
-        self.crash(host, [(crashpoints.line('save', 'after', server), (
-            'server', 'usb', 'controller', 'remove', server, index))])
-        assert controllers() == before
-        self.openstack('member-a', 'server', 'start', server, fmt=None)
-        self.wait_status('member-a', server, 'ACTIVE')
-
-    def crash(self, host, changes, stopped=None):
-        """Start each change (``(crash point, openstack argv)``, as
-        member-a) with its crash point armed on ``host``; once every
-        change has stopped at its point (and ``stopped()`` checked what
-        the hypervisor shows then), SIGKILL nova-compute and start it
-        again.
-        """
-        points = {point for point, _ in changes}
-        self.cloud.arm(host, sorted(points))
-        started = [self.background('member-a', *argv)
-                   for _, argv in changes]
-        try:
-            def all_stopped():
-                for process in started:
-                    if process.poll() is not None:
-                        raise AssertionError(
-                            '%s ended before its crash point: %s' % (
-                                ' '.join(process.args[1:]),
-                                process.communicate()))
-                return self.cloud.reached(host) >= points
-            self.wait_for(all_stopped, 'every change stopped at its crash '
-                          'point on %s: %s' % (host, sorted(points)))
-            if stopped is not None:
-                stopped()
-            self.cloud.disarm(host)
-            self.cloud.kill_compute(host)
-            self.note('# nova-compute on %s killed (SIGKILL)' % host)
-            self.cloud.restart_compute(host)
-            self.note('# nova-compute on %s up again' % host)
-        finally:
-            # The callers get their answer only at nova-api's [usb]
-            # change_timeout (functional test_crash covers it); they are
-            # ended here, by their pids.
-            for process in started:
-                if process.poll() is None:
-                    process.terminate()
-                process.wait()
-
-    def background(self, user, *argv):
-        """``openstack ARGV`` as ``user``, started and not waited for."""
-        env = dict(os.environ)
-        env.update(self.users[user])
-        env['OS_COMPUTE_API_VERSION'] = COMPUTE_API_VERSION
-        self.note('$ openstack %s &    # as %s' % (' '.join(argv), user))
-        return subprocess.Popen([OPENSTACK] + list(argv), env=env,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-
-    def hostdevs(self, server, persistent=False):
-        """How many host devices the server's domain on the USB node has
-        (live, or its persistent definition).
-        """
-        name = self.openstack('admin', 'server', 'show', server, '-c',
-                              'OS-EXT-SRV-ATTR:instance_name')[
-            'OS-EXT-SRV-ATTR:instance_name']
-        return self.cloud.usb_node.domain_xml(
-            name, persistent).count('<hostdev ')
-
-    def scenario_10_rabbitmq_restarted(self):
+    def scenario_09_rabbitmq_restarted(self):
         self.cloud.rabbit.stop()
         self.cloud.rabbit.start()
         self.note('# RabbitMQ restarted')
@@ -507,7 +397,7 @@ class Scenarios(object):
         self.wait_status('member-a', server, 'ACTIVE')
 
     @needs_usb_node
-    def scenario_11_flavor_asking_for_a_stick(self):
+    def scenario_10_flavor_asking_for_a_stick(self):
         """Placement picks the host and the device: a server whose flavor
         asks for a stick, with no zone given, lands on the USB node with
         one of the free sticks in its QEMU from its first start; its
@@ -537,6 +427,28 @@ class Scenarios(object):
         holders = {d['ID']: d['Server ID'] for d in self.openstack(
             'admin', 'usb', 'device', 'list', '--host', self.cloud.usb_host)}
         assert holders[held[0][0]] is None, holders
+
+    # nova-compute killed between two steps of changes (tests/cloud/
+    # crashes.py): four rounds on the USB node, then node 1's controllers.
+
+    @needs_usb_node
+    def scenario_11_killed_after_libvirt_before_the_save(self):
+        self.crash_round_1_after_libvirt()
+
+    @needs_usb_node
+    def scenario_12_killed_after_the_saves(self):
+        self.crash_round_2_after_the_saves()
+
+    @needs_usb_node
+    def scenario_13_killed_in_a_give_back_and_a_cold_attach(self):
+        self.crash_round_3_give_back_and_cold_attach()
+
+    @needs_usb_node
+    def scenario_14_killed_before_a_cold_attach_saves(self):
+        self.crash_round_4_cold_attach_before_the_save()
+
+    def scenario_15_killed_after_controller_saves(self):
+        self.crash_controller_changes()
 
     # -- running them ------------------------------------------------------
 

@@ -64,7 +64,13 @@ suite() {
 # The database tests fail instead of skipping when MySQL is unreachable.
 export NOVA_USB_REQUIRE_MYSQL=1
 tools/mariadb.sh start
-trap 'tools/mariadb.sh stop; rm -f "$log"' EXIT
+# The nested test host's base image (Debian packages and a virtualenv of
+# wheels: downloads and disk, mostly) is built while the first suites run;
+# e2e waits for it, and builds it itself if this failed.
+python -m tests.e2e.image > .tox/e2e-base.out 2>&1 &
+base_pid=$!
+trap 'kill "$base_pid" 2>/dev/null; tools/mariadb.sh stop; rm -f "$log"' \
+    EXIT
 
 suite pep8 flake8
 suite docs sphinx-build -W -q -b html doc/source doc/build/html
@@ -86,6 +92,8 @@ suite dashboard python -m tests.dashboard.run
 # Last and alone: it boots a nested test host under TCG on both cores; the
 # host runs the e2e suite, then it is the USB node of the multi-process
 # cloud (tests/cloud) on this script's MariaDB.
+wait "$base_pid"
+cat .tox/e2e-base.out
 suite e2e python -m tests.e2e.run --cloud
 
 echo

@@ -286,3 +286,28 @@ def build(work_dir, log):
     shutil.rmtree(root)
     log.write('image ready after %.0f s\n' % (time.monotonic() - began))
     return image, vmlinux, initrd
+
+
+def main():
+    """``python -m tests.e2e.image``: only the base, in the cache of
+    ``python -m tests.e2e.run`` (which then finds it), so that it can be
+    built while other suites run (tools/run-suites.sh). Prints how long it
+    took; its log is ``.tox/e2e/base-build.log``.
+    """
+    work_dir = os.path.join(TOP, '.tox', 'e2e')
+    cache_dir = os.path.join(work_dir, 'cache')
+    os.makedirs(cache_dir, exist_ok=True)
+    began = time.monotonic()
+    with open(os.path.join(work_dir, 'base-build.log'), 'w') as log:
+        try:
+            base = build_base(cache_dir, log)
+        except BuildError as error:
+            print('e2e base image: %s' % error)
+            return 1
+    print('e2e base image: %s ready after %.0f s' % (
+        base, time.monotonic() - began))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

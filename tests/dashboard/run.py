@@ -31,19 +31,16 @@ only when every scenario passed. Every wait is bounded.
 
 import argparse
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 import traceback
+
+from tests.fixtures import sandbox_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 SCREENSHOTS = os.path.join(ROOT, '.tox', 'dashboard', 'screenshots')
-READY = 'nova-usb-sandbox ready:'
 READY_TIMEOUT = 180
 STOP_TIMEOUT = 60
 WAIT = 60
@@ -57,42 +54,23 @@ class Failure(Exception):
     pass
 
 
-class Sandbox(object):
+class Sandbox(sandbox_process.SandboxProcess):
     """nova-usb-sandbox --dashboard --demo-devices in a subprocess."""
 
     def __init__(self):
-        self.process = subprocess.Popen(
-            [os.path.join(BIN, 'nova-usb-sandbox'), '--demo-devices',
-             '--dashboard'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env=dict(os.environ, PYTHONUNBUFFERED='1'), cwd='/')
-        self.began = time.monotonic()
-        self.lines = []
-        self.ready_seconds = None
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip('\n'))
-            if line.startswith(READY):
-                self.ready_seconds = time.monotonic() - self.began
-                self._ready.set()
-        self._ready.set()
+        super().__init__([os.path.join(BIN, 'nova-usb-sandbox'),
+                          '--demo-devices', '--dashboard'], cwd='/')
 
     def wait_ready(self):
-        self._ready.wait(READY_TIMEOUT)
-        if self.ready_seconds is None:
+        if not super().wait_ready(READY_TIMEOUT):
             raise Failure('the sandbox was not ready within %d s:\n%s'
                           % (READY_TIMEOUT, '\n'.join(self.lines[-30:])))
 
     def _find(self, pattern):
-        for line in self.lines:
-            match = re.match(pattern, line)
-            if match:
-                return match.groups()
-        raise Failure('the sandbox did not print %r' % pattern)
+        found = self.find(pattern)
+        if found is None:
+            raise Failure('the sandbox did not print %r' % pattern)
+        return found
 
     @property
     def dashboard_url(self):
@@ -100,22 +78,12 @@ class Sandbox(object):
 
     @property
     def auth_url(self):
-        return self._find(r'^\s+export OS_AUTH_URL=(\S+)$')[0]
+        return self.environment()['OS_AUTH_URL']
 
     def password(self, user):
         if user == 'admin':
-            return self._find(r'^\s+export OS_PASSWORD=(\S+)$')[0]
-        return self._find(r'^\s+%s\s+\S+\s+\S+\s+password (\S+)$'
-                          % re.escape(user))[0]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            return self.environment()['OS_PASSWORD']
+        return self.accounts()[user][1]
 
 
 class Cloud(object):
@@ -456,7 +424,7 @@ def main(argv=None):
     finally:
         if browser is not None:
             browser.quit()
-        sandbox.stop()
+        sandbox.stop(STOP_TIMEOUT)
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
     print('took %.1f s' % (time.monotonic() - began))

@@ -50,9 +50,7 @@ import json
 import os
 import re
 import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -62,6 +60,8 @@ import pymysql
 import requests
 import testtools
 from testtools import content
+
+from tests.fixtures import sandbox_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -146,63 +146,15 @@ def drop_databases():
             cursor.execute('DROP DATABASE IF EXISTS `%s`' % name)
 
 
-class Sandbox(object):
-    """tests.load.launcher in a subprocess, its output read by a thread."""
-
-    def __init__(self, probe_path):
-        command = ['umockdev-wrapper', sys.executable, '-m',
-                   'tests.load.launcher', '--demo-devices', '--host', HOST,
-                   '--database', DATABASE_URL]
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-            env=dict(os.environ, PYTHONUNBUFFERED='1',
-                     OS_NOVA_DISABLE_EVENTLET_PATCHING='1',
-                     NOVA_USB_LOAD_PROBE=probe_path))
-        self.lines = []
-        self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip('\n'))
-            if line.startswith('nova-usb-sandbox ready:'):
-                self._ready.set()
-        self._ready.set()
-
-    @property
-    def output(self):
-        return '\n'.join(self.lines)
-
-    def compute_url(self, timeout):
-        self._ready.wait(timeout)
-        for line in self.lines:
-            if line.startswith('nova-usb-sandbox ready:'):
-                return line.split(':', 1)[1].strip()
-        return None
-
-    def state_dir(self):
-        for line in self.lines:
-            match = re.match(r'^\s+state\s+(\S+)', line)
-            if match:
-                return match.group(1)
-        return None
-
-    def stop(self):
-        """SIGINT, as Ctrl-C: the sandbox stops and drops its databases.
-        Its exit status, or None if it had to be killed.
-        """
-        if self.process.poll() is not None:
-            return self.process.returncode
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-            return None
+def start_sandbox(probe_path):
+    """tests.load.launcher (nova-usb-sandbox with the load suite's
+    probes) in a subprocess.
+    """
+    return sandbox_process.SandboxProcess(
+        ['umockdev-wrapper', sys.executable, '-m', 'tests.load.launcher',
+         '--demo-devices', '--host', HOST, '--database', DATABASE_URL],
+        env={'OS_NOVA_DISABLE_EVENTLET_PATCHING': '1',
+             'NOVA_USB_LOAD_PROBE': probe_path}, cwd=ROOT)
 
 
 class Client(object):
@@ -343,14 +295,15 @@ class TestRacesUnderLoad(testtools.TestCase):
         probe_dir = self.useFixture(fixtures.TempDir()).path
         self.probes = Probes(os.path.join(probe_dir, 'probe.jsonl'))
         open(self.probes.path, 'w').close()
-        self.sandbox = Sandbox(self.probes.path)
-        self.addCleanup(self.sandbox.stop)
+        self.sandbox = start_sandbox(self.probes.path)
+        self.addCleanup(self.sandbox.stop, STOP_TIMEOUT)
         self.addDetail('sandbox output', content.Content(
             content.UTF8_TEXT, lambda: [self.sandbox.output.encode()]))
         self.addCleanup(self.keep_log_errors)
         began = time.monotonic()
-        compute_url = self.sandbox.compute_url(READY_TIMEOUT)
-        if compute_url is None:
+        compute_url = (self.sandbox.wait_ready(READY_TIMEOUT) and
+                       self.sandbox.compute_url())
+        if not compute_url:
             self.fail('nova-usb-sandbox was not ready within %d s'
                       % READY_TIMEOUT)
         self.timings['sandbox start'] = time.monotonic() - began
@@ -647,7 +600,7 @@ class TestRacesUnderLoad(testtools.TestCase):
         self.assertEqual({r.winner for r in rounds}, sampler.holders)
 
         step = time.monotonic()
-        status = self.sandbox.stop()
+        status = self.sandbox.stop(STOP_TIMEOUT)
         self.timings['sandbox stop'] = time.monotonic() - step
         self.assertEqual(0, status)
         self.assertEqual([], existing_databases())

@@ -29,14 +29,14 @@ hanging the suite.
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import testtools
+
+from tests.fixtures import sandbox_process
 
 BIN = os.path.dirname(sys.executable)
 READY_TIMEOUT = 120
@@ -90,80 +90,12 @@ def qemu_of(server_id):
     return None
 
 
-class Sandbox(object):
-    """nova-usb-sandbox in a subprocess, its output collected by a thread."""
-
-    def __init__(self, *args):
-        self.process = subprocess.Popen(
-            [os.path.join(BIN, 'nova-usb-sandbox')] + list(args),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env=dict(os.environ, PYTHONUNBUFFERED='1'))
-        self.lines = []
-        self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip('\n'))
-            if line.startswith('nova-usb-sandbox ready:'):
-                self._ready.set()
-        self._ready.set()
-
-    @property
-    def output(self):
-        return '\n'.join(self.lines)
-
-    def wait_ready(self, timeout):
-        self._ready.wait(timeout)
-        return any(line.startswith('nova-usb-sandbox ready:')
-                   for line in self.lines)
-
-    def environment(self):
-        """The variables of the printed "export OS_...=..." block."""
-        env = {}
-        for line in self.lines:
-            match = re.match(r'^\s+export (OS_[A-Z_]+)=(\S+)$', line)
-            if match:
-                env[match.group(1)] = match.group(2)
-        return env
-
-    def accounts(self):
-        """{user: (project, password)} of the printed accounts."""
-        accounts = {}
-        for line in self.lines:
-            match = re.match(r'^\s+(\S+)\s+(\S+)\s+\S+\s+password (\S+)$',
-                             line)
-            if match:
-                accounts[match.group(1)] = (match.group(2), match.group(3))
-        return accounts
-
-    def state_dir(self):
-        for line in self.lines:
-            match = re.match(r'^\s+state\s+(\S+)', line)
-            if match:
-                return match.group(1)
-        return None
-
-    def kill(self):
-        """When a test failed: SIGINT (so that the sandbox stops what it
-        started), then SIGKILL to the process group we started.
-        """
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
 class TestSandbox(testtools.TestCase):
 
     def start(self, *args):
-        self.sandbox = Sandbox(*args)
-        self.addCleanup(self.sandbox.kill)
+        self.sandbox = sandbox_process.SandboxProcess(
+            [os.path.join(BIN, 'nova-usb-sandbox')] + list(args))
+        self.addCleanup(self.sandbox.stop, STOP_TIMEOUT)
         self.addDetail('sandbox output', testtools.content.Content(
             testtools.content_type.UTF8_TEXT,
             lambda: [self.sandbox.output.encode()]))
@@ -225,7 +157,7 @@ class TestSandbox(testtools.TestCase):
         self.assertEqual(0, status)
         self.assertLess(time.monotonic() - began, 30)
         self.assertEqual([], [p for p in tree if alive(p)])
-        self.sandbox._reader.join(10)
+        self.sandbox.reader.join(10)
         self.assertIn('nova-usb-sandbox stopped', self.sandbox.output)
         self.assertFalse(os.path.exists(state_dir))
 

@@ -185,11 +185,10 @@ class NestedNode(object):
 
     def start_compute(self):
         """nova-compute in the background on the node; returns its pid."""
-        # One simple command in the background (not a list, whose
-        # subshell would keep ssh's channel open): $! is nova-compute's
-        # pid, as setsid execs it.
         # nova-compute's main with the crash points the scenarios arm
-        # (tests/cloud/crashpoints.py, copied into the share).
+        # (tests/cloud/crashpoints.py, copied into the share), as one
+        # simple command in the background (not a list, whose subshell
+        # would keep ssh's channel open): $! is its pid, as setsid execs it.
         command = (
             'cd /; OS_NOVA_DISABLE_EVENTLET_PATCHING=1 %s=%s setsid '
             '%s/bin/python %s --config-file %s --config-file %s '

@@ -114,9 +114,12 @@ class CrashScenarios(object):
 
         def start():
             node.unplug(STICK_A_DEVICE)
+            self.note('# %s pulled out of the nested host (QMP device_del)'
+                      % STICK_A)
             self.wait_for(lambda: self.held(server) == [(a, 'missing')],
                           '%s listed missing' % STICK_A)
             node.plug(STICK_A_DEVICE)
+            self.note('# %s plugged back (QMP device_add)' % STICK_A)
             # The attach holds the host's USB lock at its point: only once
             # the give-back stands at its own.
             self.wait_for(lambda: give_back in self.cloud.reached(

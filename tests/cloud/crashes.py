@@ -234,10 +234,6 @@ class CrashScenarios(object):
         by_serial = {d['Serial']: d['ID'] for d in self.device_listing()}
         return [by_serial[serial] for serial in serials]
 
-    def device_listing(self):
-        return self.openstack('admin', 'usb', 'device', 'list', '--host',
-                              self.cloud.usb_host)
-
     def in_guest(self, server, persistent=False):
         """The ids of the devices nova-usb attached to the server's domain
         on the USB node, live or in its persistent definition.

@@ -41,6 +41,7 @@ STICK_LIVE = 'NOVAUSB-A'
 STICK_COLD = 'NOVAUSB-B'
 STICK_OTHER = 'NOVAUSB-C'
 STICK_PRODUCT = 'QEMU USB HARDDRIVE'
+STICK_VENDOR = '46f4'
 # NOVAUSB-B's QEMU device on the nested host, to pull out and plug back.
 STICK_COLD_DEVICE = 'stick-b'
 # The keyboard and the tablet (HID devices, one vendor): listed, not
@@ -217,17 +218,16 @@ class Scenarios(crashes.CrashScenarios):
 
     def scenario_01_admin_lists_each_node(self):
         for host in self.cloud.compute_hosts():
-            devices = self.openstack('admin', 'usb', 'device', 'list',
-                                     '--host', host)
+            devices = self.device_listing(host)
             self.note('# %s: %d USB devices' % (host, len(devices)))
             assert isinstance(devices, list), devices
-        if self.cloud.usb_host:
-            devices = self.openstack('admin', 'usb', 'device', 'list',
-                                     '--host', self.cloud.usb_host)
+            if host != self.cloud.usb_host:
+                continue
             hid = [d for d in devices if d['Vendor ID'] == HID_VENDOR]
             assert len(hid) == 2 and not any(
                 d['Assignable'] for d in hid), devices
-            assert all(self.stick(serial)['Assignable'] for serial in (
+            by_serial = {d['Serial']: d for d in devices}
+            assert all(by_serial[serial]['Assignable'] for serial in (
                 STICK_LIVE, STICK_COLD, STICK_OTHER)), devices
         for user in ('member-a', 'reader-a', 'member-b'):
             self.refused(user, 'usb', 'device', 'list', '--host',
@@ -263,10 +263,16 @@ class Scenarios(crashes.CrashScenarios):
         self.refused('reader-a', 'server', 'usb', 'add', server, device,
                      says=['policy'])
 
+    def device_listing(self, host=None):
+        """``openstack usb device list --host`` as the admin, of ``host``
+        or the USB node.
+        """
+        return self.openstack('admin', 'usb', 'device', 'list', '--host',
+                              host or self.cloud.usb_host)
+
     def stick(self, serial):
         """The USB node's stick with ``serial``, as the admin lists it."""
-        for device in self.openstack('admin', 'usb', 'device', 'list',
-                                     '--host', self.cloud.usb_host):
+        for device in self.device_listing():
             if device['Serial'] == serial:
                 return device
         raise AssertionError('no stick %s on %s' % (serial,
@@ -403,10 +409,9 @@ class Scenarios(crashes.CrashScenarios):
         one of the free sticks in its QEMU from its first start; its
         delete frees it.
         """
-        free = {d['ID'] for d in self.openstack(
-            'admin', 'usb', 'device', 'list', '--host', self.cloud.usb_host)
-            if d['Vendor ID'] == '46f4' and d['Assignable'] and
-            d['Server ID'] is None}
+        free = {d['ID'] for d in self.device_listing()
+                if d['Vendor ID'] == STICK_VENDOR and d['Assignable'] and
+                d['Server ID'] is None}
         assert free
         self.openstack('admin', 'flavor', 'create', '--ram',
                        str(STICK_FLAVOR['ram']), '--vcpus',
@@ -424,8 +429,7 @@ class Scenarios(crashes.CrashScenarios):
         assert self.sticks_in_guest(server) == 1
         self.openstack('member-a', 'server', 'delete', '--wait', server,
                        fmt=None)
-        holders = {d['ID']: d['Server ID'] for d in self.openstack(
-            'admin', 'usb', 'device', 'list', '--host', self.cloud.usb_host)}
+        holders = {d['ID']: d['Server ID'] for d in self.device_listing()}
         assert holders[held[0][0]] is None, holders
 
     # nova-compute killed between two steps of changes (tests/cloud/

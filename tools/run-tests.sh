@@ -8,6 +8,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# The run's start, for the total that tools/run-suites.sh prints.
+export NOVA_USB_RUN_STARTED=${NOVA_USB_RUN_STARTED:-$(date +%s)}
 
 tools/install-system-packages.sh
 

@@ -45,6 +45,7 @@ GUEST_SHARE = '/mnt/out'
 GUEST_VENV = '/opt/nova-usb'
 GUEST_STATE = '/var/lib/nova-usb-cloud'
 GUEST_CRASH_DIR = GUEST_STATE + '/crash'
+GUEST_FORK_DIR = GUEST_STATE + '/fork-server'
 READY_TIMEOUT = 15 * 60
 COMPUTE_UP_TIMEOUT = 10 * 60
 
@@ -87,6 +88,7 @@ class NestedNode(object):
         self.control = os.path.join(run_dir, 'ssh-control')
         self.share = os.path.join(run_dir, 'out', 'cloud')
         self.tunnel = None
+        self.fork_server_pid = None
         self.compute_pid = None
 
     def ready_marker(self):
@@ -183,22 +185,46 @@ class NestedNode(object):
                  '%s/instances' % (GUEST_STATE, GUEST_STATE, GUEST_CRASH_DIR,
                                    GUEST_STATE, GUEST_STATE))
 
-    def start_compute(self):
-        """nova-compute in the background on the node; returns its pid."""
-        # nova-compute's main with the crash points the scenarios arm
-        # (tests/cloud/crashpoints.py, copied into the share), as one
-        # simple command in the background (not a list, whose subshell
-        # would keep ssh's channel open): $! is its pid, as setsid execs it.
+    def start_fork_server(self):
+        """nova-compute's modules imported once on the node, its crash
+        points wrapped (tests/cloud/crashpoints.py --fork-server, copied
+        into the share): every start of nova-compute forks from it. In
+        the background, as one simple command (not a list, whose subshell
+        would keep ssh's channel open): $! is its pid, as setsid execs it.
+        """
+        requests = '%s/%s' % (GUEST_FORK_DIR, crashpoints.REQUESTS)
         command = (
-            'cd /; OS_NOVA_DISABLE_EVENTLET_PATCHING=1 %s=%s setsid '
-            '%s/bin/python %s --config-file %s --config-file %s '
+            'mkdir -p %s && rm -f %s/* && mkfifo %s && cd / && '
+            'OS_NOVA_DISABLE_EVENTLET_PATCHING=1 %s=%s setsid '
+            '%s/bin/python %s --fork-server %s %s '
+            '--config-file %s --config-file %s '
             '>>%s 2>&1 </dev/null & echo $!' % (
+                GUEST_FORK_DIR, GUEST_FORK_DIR, requests,
                 crashpoints.CRASH_DIR, GUEST_CRASH_DIR, GUEST_VENV,
-                self.guest_path('crashpoints.py'),
+                self.guest_path('crashpoints.py'), GUEST_FORK_DIR,
+                self.guest_path('logs', 'nova-compute-%s.stdout.log' % HOST),
                 self.guest_path('etc', 'nova.conf'),
                 self.guest_path('etc', 'nova-compute-%s.conf' % HOST),
-                self.guest_path('logs', 'nova-compute-%s.stdout.log' % HOST)))
-        self.compute_pid = int(self.run(command).strip())
+                self.guest_path('logs', 'fork-server.log')))
+        self.fork_server_pid = int(self.run(command).strip())
+
+    def start_compute(self):
+        """nova-compute on the node, forked by the fork server (started
+        first if need be); returns its pid. The request waits while the
+        fork server still imports.
+        """
+        if self.fork_server_pid is None:
+            self.start_fork_server()
+        self.compute_pid = int(self.run(
+            'for i in $(seq {t}); do [ -e {d}/{ready} ] && break; '
+            'kill -0 {server} || exit 1; sleep 0.5; done && '
+            'rm -f {d}/{pid} && echo start >{d}/{requests} && '
+            'for i in $(seq 300); do [ -s {d}/{pid} ] && break; '
+            'sleep 0.2; done && cat {d}/{pid}'.format(
+                d=GUEST_FORK_DIR, ready=crashpoints.READY,
+                pid=crashpoints.PID, requests=crashpoints.REQUESTS,
+                server=self.fork_server_pid, t=2 * COMPUTE_UP_TIMEOUT),
+            timeout=COMPUTE_UP_TIMEOUT + 60).strip())
         return self.compute_pid
 
     def arm(self, lines):
@@ -268,6 +294,9 @@ class NestedNode(object):
         """nova-compute on the node, then the tunnel, each by its pid."""
         try:
             self.stop_compute()
+            if self.fork_server_pid is not None:
+                self.run('kill %d' % self.fork_server_pid, check=False)
+                self._wait_gone(self.fork_server_pid, 30, fail=False)
         except (processes.ServiceError, subprocess.SubprocessError, OSError):
             pass
         if self.tunnel is not None:

@@ -18,6 +18,7 @@ exactly and stopping it means signalling that pid and nothing else.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,11 +31,37 @@ class ServiceError(Exception):
     """A service did not start, or did not answer in time."""
 
 
+EPHEMERAL_RANGE = '/proc/sys/net/ipv4/ip_local_port_range'
+LOWEST_PORT = 10000
+_handed_out = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing is bound to now, below the
+    kernel's ephemeral range and not handed out before.
+
+    A port is picked when the cloud is set up and bound when its service
+    starts, up to a minute later. The kernel never gives a port below that
+    range to a connection or to ``bind(port 0)``, so the tests that run
+    alongside (tools/run-suites.sh runs two lanes) cannot take it
+    meanwhile.
+    """
+    with open(EPHEMERAL_RANGE) as ports:
+        first_ephemeral = int(ports.read().split()[0])
+    candidates = list(range(LOWEST_PORT, first_ephemeral))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise ServiceError('no free port between %d and %d' % (
+        LOWEST_PORT, first_ephemeral))
 
 
 def wait_until(check, timeout, what, process=None):

@@ -42,10 +42,12 @@ that). A SIGKILL to the child is a crash of nova-compute; the fork server
 reaps it and serves the next start.
 """
 
+import importlib
 import os
 import signal
 import sys
 import threading
+import time
 
 CRASH_DIR = 'NOVA_USB_CRASH_DIR'
 ARMED = 'armed'
@@ -111,7 +113,6 @@ def _wrap(directory, step, original):
 
 def install(directory):
     """Wrap every step of STEPS (the modules are imported now)."""
-    import importlib
     for step, (module_name, class_name, attribute) in STEPS.items():
         module = importlib.import_module(module_name)
         owner = getattr(module, class_name) if class_name else module
@@ -168,10 +169,8 @@ def _forked_compute(log, argv):
 
 def fork_server(directory, log, argv):
     """Import once, then fork a nova-compute per line of DIR/requests."""
-    import importlib
-    import time
     began = time.monotonic()
-    importlib.import_module('nova.cmd.compute')
+    importlib.import_module('nova.cmd.compute')  # first, as in main()
     for name in PRELOADED:
         importlib.import_module(name)
     install(os.environ[CRASH_DIR])
@@ -200,6 +199,9 @@ def fork_server(directory, log, argv):
 def main():
     if sys.argv[1:2] == ['--fork-server']:
         return fork_server(sys.argv[2], sys.argv[3], sys.argv[4:])
+    # First, as the nova-compute script: it chooses Nova's threading mode
+    # before anything else imports eventlet.
+    importlib.import_module('nova.cmd.compute')
     install(os.environ[CRASH_DIR])
     return _run_compute(sys.argv[1:])
 

@@ -142,12 +142,13 @@ def _run_compute(argv):
     return compute.main()
 
 
-def _forked_compute(log, argv):
+def _forked_compute(log, argv, requests):
     """In the child: nova-compute's main, in a session of its own; never
     returns.
     """
     status = 1
     try:
+        os.close(requests)  # the fork server's alone
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -179,21 +180,22 @@ def fork_server(directory, log, argv):
     print('fork server: %d modules imported in %.1f s' % (
         len(sys.modules), time.monotonic() - began), flush=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped
-    requests = os.path.join(directory, REQUESTS)
-    if not os.path.exists(requests):
-        os.mkfifo(requests)
+    path = os.path.join(directory, REQUESTS)
+    if not os.path.exists(path):
+        os.mkfifo(path)
+    # Read and write: the FIFO then never reads as ended between writers.
+    requests = os.open(path, os.O_RDWR)
     open(os.path.join(directory, READY), 'w').close()
-    while True:
-        with open(requests) as lines:  # until a writer opens it
-            for _ in lines:
-                pid = os.fork()
-                if pid == 0:
-                    _forked_compute(log, argv)
-                with open(os.path.join(directory, PID + '.new'), 'w') as out:
-                    out.write('%d\n' % pid)
-                os.rename(os.path.join(directory, PID + '.new'),
-                          os.path.join(directory, PID))
-                print('fork server: nova-compute pid %d' % pid, flush=True)
+    with os.fdopen(requests, 'rb', buffering=0) as lines:
+        while lines.readline():
+            pid = os.fork()
+            if pid == 0:
+                _forked_compute(log, argv, requests)
+            with open(os.path.join(directory, PID + '.new'), 'w') as out:
+                out.write('%d\n' % pid)
+            os.rename(os.path.join(directory, PID + '.new'),
+                      os.path.join(directory, PID))
+            print('fork server: nova-compute pid %d' % pid, flush=True)
 
 
 def main():

@@ -194,7 +194,7 @@ class NestedNode(object):
         """
         requests = '%s/%s' % (GUEST_FORK_DIR, crashpoints.REQUESTS)
         command = (
-            'mkdir -p %s && rm -f %s/* && mkfifo %s && cd / && '
+            'mkdir -p %s && rm -f %s/* && mkfifo %s && cd / || exit 1; '
             'OS_NOVA_DISABLE_EVENTLET_PATCHING=1 %s=%s setsid '
             '%s/bin/python %s --fork-server %s %s '
             '--config-file %s --config-file %s '

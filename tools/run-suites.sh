@@ -47,18 +47,18 @@ mkdir -p "$results"
 # Run one suite; print its output and time when it ends (one lane at a
 # time: the lock).
 suite() {
-    local name=$1 began status=0
+    local name=$1 began seconds status=0
     shift
     began=$(date +%s)
     "$@" >"$results/$name.out" 2>&1 </dev/null || status=$?
-    echo "$status $(($(date +%s) - began)) $((began - run_began))" \
-        >"$results/$name.status"
+    seconds=$(($(date +%s) - began))
+    echo "$status $seconds $((began - run_began))" >"$results/$name.status"
     (
         flock 9
         echo "=== $name"
         cat "$results/$name.out"
         [ "$status" = 0 ] || echo "=== $name FAILED"
-        echo "=== $name took $(($(date +%s) - began)) s"
+        echo "=== $name took $seconds s"
     ) 9>"$results/.print-lock"
 }
 
@@ -148,9 +148,9 @@ read -r busy_before idle_before < <(cpu_times)
 sampler=$!
 
 libvirtd_lane &
-lanes=$!
+libvirtd_lane_pid=$!
 simulated_lane &
-wait "$lanes" $!
+wait "$libvirtd_lane_pid" $!
 kill "$sampler"
 read -r busy_after idle_after < <(cpu_times)
 
@@ -166,7 +166,7 @@ busy=$((busy_after - busy_before)) idle=$((idle_after - idle_before))
 echo "CPU busy $((100 * busy / (busy + idle)))% of $(nproc) cores;" \
     "load average (1 min, every 30 s):" \
     "$(awk '{s += $1; if ($1 > m) m = $1} END {
-        if (NR) printf "mean %.1f, max %.1f", s / NR, m}' "$results/loadavg")"
+        if (NR) printf "mean %.1f, max %.1f", s / NR, m; else printf "none"}' "$results/loadavg")"
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$total" -gt "$BUDGET_SECONDS" ]; then

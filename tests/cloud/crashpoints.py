@@ -27,19 +27,18 @@ changes are caught between their steps at once). Nothing else changes:
 with no ``armed`` file every step runs as it is, and a restarted process
 finds none (the scenario removes it before the SIGKILL).
 
-``python crashpoints.py --fork-server DIR LOG ARGS`` is the same
-nova-compute for a host where importing Nova is most of a start (the
-nested USB node, under TCG: about 50 of the 80 seconds). The process
+``python crashpoints.py --fork-server DIR LOG ARGS`` is the same nova-
+compute for a host where importing Nova is most of a start (the nested USB
+node, under TCG: about 35 of the 40 seconds on a quiet day). The process
 imports nova-compute's modules once, wraps the steps, and then, for each
 line written to ``DIR/requests`` (a FIFO; ``DIR/ready`` exists once the
-imports are done), forks a child that runs
-nova-compute's main with ARGS, its output appended to LOG, and writes the
-child's pid to ``DIR/pid``. The child is a new process in a new session,
-with nothing of a nova-compute but its imported modules: it parses the
-configuration, connects to libvirt and RabbitMQ, and rebuilds its state
-from the cloud like any start (the fork server itself never does any of
-that). A SIGKILL to the child is a crash of nova-compute; the fork server
-reaps it and serves the next start.
+imports are done), forks a child that runs nova-compute's main with ARGS,
+its output appended to LOG, and writes the child's pid to ``DIR/pid``. The
+child is a new process in a new session, with nothing of a nova-compute but
+its imported modules: it parses the configuration, connects to libvirt and
+RabbitMQ, and rebuilds its state from the cloud like any start (the fork
+server itself never does any of that). A SIGKILL to the child is a crash of
+nova-compute; the fork server reaps it and serves the next start.
 """
 
 import importlib

@@ -188,9 +188,11 @@ class NestedNode(object):
     def start_fork_server(self):
         """nova-compute's modules imported once on the node, its crash
         points wrapped (tests/cloud/crashpoints.py --fork-server, copied
-        into the share): every start of nova-compute forks from it. In
-        the background, as one simple command (not a list, whose subshell
-        would keep ssh's channel open): $! is its pid, as setsid execs it.
+        into the share): every start of nova-compute forks from it. Its
+        directory and FIFO are made in the foreground; the fork server
+        itself runs in the background as one simple command (not part of
+        a list, whose subshell would keep ssh's channel open): $! is its
+        pid, as setsid execs it.
         """
         requests = '%s/%s' % (GUEST_FORK_DIR, crashpoints.REQUESTS)
         command = (
@@ -215,6 +217,8 @@ class NestedNode(object):
         """
         if self.fork_server_pid is None:
             self.start_fork_server()
+        # Waits for DIR/ready (every 0.5 s, up to COMPUTE_UP_TIMEOUT) while
+        # the fork server lives, asks for a start, reads the child's pid.
         self.compute_pid = int(self.run(
             'for i in $(seq {t}); do [ -e {d}/{ready} ] && break; '
             'kill -0 {server} || exit 1; sleep 0.5; done && '

@@ -225,3 +225,47 @@ class UsbPlacementUnavailable(NovaUsbException):
                "server being scheduled was given it: nothing was changed. "
                "Try again when placement answers.")
     code = 503
+
+
+class UsbDeviceNotGranted(NovaUsbException):
+    """Raised by the compute host; nova-api answers the caller as for a
+    device not on the server's host (UsbDeviceNotOnServerHost).
+    """
+    msg_fmt = ("USB device %(device_id)s is not granted to project "
+               "%(project_id)s.")
+    code = 404
+
+
+class UsbGrantRefused(NovaUsbException):
+    msg_fmt = "USB device %(device_id)s cannot be granted: %(reason)s."
+    code = 409
+
+
+class UsbGrantsNotStored(NovaUsbException):
+    msg_fmt = ("nova-api keeps no USB device grants: [usb_database] "
+               "connection is not set. Grant devices in [usb] device_spec "
+               "(\"projects\"), or configure nova-usb's database and run "
+               "nova-usb-manage db sync.")
+    code = 409
+
+
+class UsbGrantNotFound(NovaUsbException):
+    msg_fmt = ("Project %(project_id)s has no grant for USB device "
+               "%(device_id)s.")
+    code = 404
+
+
+class UsbQuotaExceeded(NovaUsbException):
+    msg_fmt = ("Quota exceeded for %(resource)s: attaching USB device "
+               "%(device_id)s would take project %(project_id)s to "
+               "%(used)d + 1, over its limit of %(limit)d. Detach a device "
+               "of this kind, or ask an operator to raise the limit in "
+               "keystone.")
+    code = 403
+
+
+class UsbQuotaUnchecked(NovaUsbException):
+    msg_fmt = ("The quota of USB device %(device_id)s could not be checked "
+               "in placement (%(reason)s): nothing was changed. Try again "
+               "when placement answers.")
+    code = 503

@@ -44,7 +44,7 @@ from nova_usb import exception
 CONF = nova_usb_conf.CONF
 TOPIC = 'nova-usb'
 NAMESPACE = 'nova_usb'
-VERSION = '1.1'
+VERSION = '1.2'
 # Between the deadline a compute host is given and the end of nova-api's
 # wait: a save the compute host starts just before the deadline goes
 # through conductor, a call bounded by [DEFAULT] rpc_response_timeout.
@@ -82,6 +82,7 @@ class UsbComputeAPI(object):
       detach_device, list_controllers, add_controller, remove_controller
     * 1.1 - attach_device, detach_device, add_controller and
       remove_controller take ``deadline``
+    * 1.2 - attach_device takes ``granted_projects``
     """
 
     def __init__(self):
@@ -117,7 +118,12 @@ class UsbComputeAPI(object):
             context, 'list_controllers', instance=instance)
 
     def attach_device(self, context, instance, device_id,
-                      controller_model=None):
+                      controller_model=None, granted_projects=None):
+        """``granted_projects``: the projects nova-api's stored grants give
+        the device to, when the caller may attach only granted devices
+        (the compute host adds those of the device's rule); None when the
+        caller may attach any device (nova_usb.api.grants).
+        """
         def made(before, after):
             request = after.device(device_id)
             if request is None or before.device(device_id):
@@ -128,7 +134,8 @@ class UsbComputeAPI(object):
 
         return self._change(context, instance, made, 'attach_device',
                             device_id=device_id,
-                            controller_model=controller_model)
+                            controller_model=controller_model,
+                            granted_projects=granted_projects)
 
     def detach_device(self, context, instance, device_id):
         def made(before, after):
@@ -211,9 +218,11 @@ class UsbComputeEndpoint(object):
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def attach_device(self, context, instance, device_id,
-                      controller_model=None, deadline=None):
+                      controller_model=None, deadline=None,
+                      granted_projects=None):
         return self.manager.attach_device(context, instance, device_id,
-                                          controller_model, deadline)
+                                          controller_model, deadline,
+                                          granted_projects)
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def detach_device(self, context, instance, device_id, deadline=None):

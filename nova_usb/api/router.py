@@ -24,6 +24,7 @@ from nova.api.openstack.compute import routes
 from nova.api.openstack import wsgi
 import webob
 
+from nova_usb.api import device_grants
 from nova_usb.api import host_devices
 from nova_usb.api import servers
 
@@ -55,6 +56,8 @@ def _resource(controller_class):
 
 _host_devices = functools.partial(_resource,
                                   host_devices.HostUsbDevicesController)
+_device_grants = functools.partial(_resource,
+                                   device_grants.UsbDeviceGrantsController)
 _server_devices = functools.partial(_resource,
                                     servers.ServerUsbDevicesController)
 _server_controllers = functools.partial(
@@ -66,6 +69,13 @@ ROUTES = (
     }),
     ('/os-usb-devices/{id}', {
         'GET': [_host_devices, 'show'],
+    }),
+    ('/os-usb-devices/{device_id}/grants', {
+        'GET': [_device_grants, 'index'],
+    }),
+    ('/os-usb-devices/{device_id}/grants/{id}', {
+        'PUT': [_device_grants, 'update'],
+        'DELETE': [_device_grants, 'delete'],
     }),
     ('/servers/{server_id}/os-usb-devices', {
         'GET': [_server_devices, 'index'],

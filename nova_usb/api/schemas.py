@@ -159,7 +159,9 @@ _device = {
 }
 
 _host_device = copy.deepcopy(_device)
-_host_device['required'] += ['host', 'server_id']
+_host_device['properties']['use'] = {
+    'type': ['string', 'null'], 'enum': ['any', 'api', 'flavor', None]}
+_host_device['required'] += ['host', 'server_id', 'use']
 
 _server_device = copy.deepcopy(_device)
 _server_device['properties'].update({
@@ -232,3 +234,45 @@ controller_response = {
 }
 
 empty_response = {'type': 'null'}
+
+# Keystone project ids as Nova stores them (String(255)); keystone checks
+# that the project exists.
+project_id = {'type': 'string', 'minLength': 1, 'maxLength': 255,
+              'pattern': '^[^\\s/]+$'}
+_PROJECT_ID = re.compile(project_id['pattern'][1:-1])
+
+
+def is_path_project_id(req, value):
+    """Whether ``value``, the project id at the end of ``req``'s path, is
+    one keystone could have issued, and the whole last segment.
+    """
+    return (isinstance(value, str) and 0 < len(value) <= 255 and
+            bool(_PROJECT_ID.fullmatch(value)) and
+            req.path_info.rpartition('/')[2] == value)
+
+
+_grant = {
+    'type': 'object',
+    'properties': {
+        'project_id': {'type': 'string'},
+        'source': {'type': 'string', 'enum': ['device_spec', 'grant']},
+    },
+    'required': ['project_id', 'source'],
+    'additionalProperties': False,
+}
+
+grants_response = {
+    'type': 'object',
+    'properties': {
+        'usb_device_grants': {'type': 'array', 'items': _grant},
+    },
+    'required': ['usb_device_grants'],
+    'additionalProperties': False,
+}
+
+grant_response = {
+    'type': 'object',
+    'properties': {'usb_device_grant': _grant},
+    'required': ['usb_device_grant'],
+    'additionalProperties': False,
+}

@@ -44,9 +44,11 @@ from nova.compute import api as compute
 from nova import exception as nova_exception
 from oslo_utils import strutils
 
-from nova_usb.api import actions
+from nova_usb import actions
 from nova_usb.api import errors
+from nova_usb.api import grants
 from nova_usb.api import hosts
+from nova_usb.api import quotas
 from nova_usb.api import schemas
 from nova_usb.api import views
 from nova_usb.db import requests as usb_requests
@@ -161,12 +163,18 @@ class ServerUsbDevicesController(_ServerUsbController):
             self._check_changeable(context, instance,
                                    states.device_change_mode,
                                    'attach a USB device')
+            self._check_quota(context, instance, device_id)
             with actions.server_action(context, instance, actions.ATTACH,
                                        device_id=device_id,
                                        controller_model=model) as record:
                 try:
                     device = self.usb_rpc.attach_device(
-                        context, instance, device_id, model)
+                        context, instance, device_id, model,
+                        granted_projects=grants.granted_projects(
+                            context, instance, device_id))
+                except exception.UsbDeviceNotGranted:
+                    raise exception.UsbDeviceNotOnServerHost(
+                        device_id=device_id)
                 except exception.UsbDeviceNotFound:
                     raise self._not_on_host(context, instance, device_id)
                 except exception.UsbDeviceInUse:
@@ -196,6 +204,24 @@ class ServerUsbDevicesController(_ServerUsbController):
                                        device_id=id):
                 self.usb_rpc.detach_device(context, instance, id)
 
+    def _check_quota(self, context, instance, device_id):
+        """Refuse an attach over the project's limit (403); but a device
+        the caller may not have is as unknown even then (404), so that
+        the quota's answer tells nothing of it. Asking the host which
+        devices it grants is needed on that path only.
+        """
+        try:
+            quotas.check_attach(context, instance, device_id)
+        except exception.UsbQuotaExceeded:
+            if not grants.may_use_ungranted(context, instance):
+                devices = self.usb_rpc.list_host_devices(context,
+                                                         instance.host)
+                if not grants.usable(context, instance, [
+                        d for d in devices if d['id'] == device_id]):
+                    raise exception.UsbDeviceNotOnServerHost(
+                        device_id=device_id)
+            raise
+
     def _attached(self, context, instance):
         """The server's devices with their status, from its compute host;
         a server on no host (shelved offloaded) has them all missing.
@@ -212,14 +238,18 @@ class ServerUsbDevicesController(_ServerUsbController):
             return self.usb_rpc.list_server_devices(context, instance)
 
     def _available(self, context, instance):
+        """The devices of the server's host the caller may attach to it
+        now: assignable, held by no server, and granted to the server's
+        project (nova_usb.api.grants).
+        """
         if instance.host is None:
             return []
         with errors.translated(self._host_name(context, instance)):
             self.hosts.check_up(context, instance.host,
                                 self._host_name(context, instance))
             devices = self.usb_rpc.list_host_devices(context, instance.host)
-        return [d for d in devices
-                if d['assignable'] and d['server_id'] is None]
+        return grants.usable(context, instance, [
+            d for d in devices if d['assignable'] and d['server_id'] is None])
 
     def _not_on_host(self, context, instance, device_id):
         """The refusal for a device the server's host does not have.

@@ -38,6 +38,9 @@ DEVICE_FIELDS = ('id', 'vendor_id', 'product_id', 'vendor_name',
                  'speed', 'device_class', 'interface_classes', 'is_hub',
                  'assignable', 'reason')
 HOST_DETAILS = ('host', 'server_id')
+# How the device's [usb] device_spec rule lets it be used (any, api or
+# flavor): for operators, in the host routes.
+RULE_DETAILS = ('use',)
 ATTACHMENT_FIELDS = ('status', 'controller_model')
 CONTROLLER_FIELDS = ('index', 'model', 'ports', 'used_ports', 'removable')
 
@@ -88,7 +91,7 @@ def _pick(description, fields):
 
 
 def host_device(description):
-    return _pick(description, DEVICE_FIELDS + HOST_DETAILS)
+    return _pick(description, DEVICE_FIELDS + HOST_DETAILS + RULE_DETAILS)
 
 
 def available_device(description, host_details):

@@ -150,6 +150,24 @@ class Client(object):
         return self._request('GET', _path('os-usb-devices', device_id),
                              query=query)['usb_device']
 
+    # Grants of devices to projects (operators)
+
+    def list_device_grants(self, device_id):
+        """The projects the device is granted to, each with its source
+        (``device_spec``: its rule; ``grant``: stored through the API).
+        """
+        return self._request('GET', _path('os-usb-devices', device_id,
+                                          'grants'))['usb_device_grants']
+
+    def grant_device(self, device_id, project_id):
+        return self._request('PUT', _path('os-usb-devices', device_id,
+                                          'grants', project_id)
+                             )['usb_device_grant']
+
+    def revoke_device_grant(self, device_id, project_id):
+        self._request('DELETE', _path('os-usb-devices', device_id, 'grants',
+                                      project_id))
+
     # Devices of a server
 
     def list_server_devices(self, server_id):

@@ -53,6 +53,11 @@ DEVICE_DETAILS = (
     ('Hub', 'is_hub'),
 )
 
+GRANT = (
+    ('Project ID', 'project_id'),
+    ('Source', 'source'),
+)
+
 CONTROLLER = (
     ('Index', 'index'),
     ('Model', 'model'),

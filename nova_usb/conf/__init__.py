@@ -19,7 +19,9 @@ rest of Nova (nova.conf), so they are registered on nova.conf.CONF.
 import nova.conf
 
 from nova_usb.conf import usb
+from nova_usb.conf import usb_database
 
 CONF = nova.conf.CONF
 
 usb.register_opts(CONF)
+usb_database.register_opts(CONF)

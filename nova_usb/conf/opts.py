@@ -13,7 +13,10 @@
 """Entry point for oslo-config-generator (``oslo.config.opts``)."""
 
 from nova_usb.conf import usb
+from nova_usb.conf import usb_database
 
 
 def list_opts():
-    return [(group, opts) for group, opts in usb.list_opts().items()]
+    return [(group, opts)
+            for module in (usb, usb_database)
+            for group, opts in module.list_opts().items()]

@@ -53,22 +53,40 @@ node with one unit of a resource class (the first matching rule decides):
   custom: "fido2" becomes CUSTOM_FIDO2)
 
 A flavor then asks for a device with resources:CUSTOM_USB_1050_0407=1 (and
-trait:CUSTOM_FIDO2=required). Changes take effect when nova-compute
-restarts.
+trait:CUSTOM_FIDO2=required).
+
+Two keys say who may have the devices:
+
+* use: "flavor" (only servers whose flavor asks for the devices' resource
+  class get them), "api" (only through nova-usb's API; not offered to
+  flavors) or "any" (the default: both)
+* projects: the projects whose members may attach the devices through the
+  API, a list of project ids, or "*" for every project. Without it, only
+  admins may; admins also grant single devices to projects through the API
+  (PUT /os-usb-devices/{device_id}/grants/{project_id}).
+
+A rule that selects every device (none of vendor_id, product_id, serial,
+port_path, device_class) must say so with "all_devices": true.
+
+Changes take effect when nova-compute restarts.
 
 When the option is not set, no device is assignable. Hubs and root hubs are
 never assignable, whatever the rules say.
 
-Example, a YubiKey of any serial, every device behind port 1-4, and the
-licence dongles as resource class CUSTOM_LICENCE_DONGLE::
+Example, a YubiKey of any serial for two projects, every device behind port
+1-4 for admins only, and the licence dongles for flavors only, as resource
+class CUSTOM_LICENCE_DONGLE::
 
     [usb]
-    device_spec = {"vendor_id": "1050", "product_id": "0407"}
+    device_spec = {"vendor_id": "1050", "product_id": "0407",
+                   "projects": ["8f2a6c...", "41d0e3..."]}
     device_spec = {"port_path": "1-4.*"}
-    device_spec = {"vendor_id": "0529", "resource_class": "licence_dongle"}
+    device_spec = {"vendor_id": "0529", "resource_class": "licence_dongle",
+                   "use": "flavor"}
 
 Possible errors: a rule that is not a JSON object, has an unknown key or a
-malformed value stops the service at start-up with a message naming the rule.
+malformed value, or selects every device without saying so, stops the
+service at start-up with a message naming the rule.
 """),
     cfg.StrOpt(
         'default_controller_model',

@@ -48,6 +48,13 @@ class DeviceRequest:
     is True for a device placement allocated to the server because its
     flavor asks for it (nova_usb.virt.placement): such a device goes with
     the server's allocation, not through the API.
+
+    ``interface_classes`` are the device's interface classes when the
+    server got it: the id only says vendor, product and serial, which a
+    cloned descriptor repeats, so a device that comes back under the same
+    id with other interfaces (a token that now has a keyboard too) is not
+    given back. None for requests stored before they were recorded: for
+    those nothing can be checked.
     """
 
     id: str
@@ -55,6 +62,20 @@ class DeviceRequest:
     product_id: str
     controller_model: ty.Optional[str] = None
     allocated: ty.Optional[bool] = None
+    interface_classes: ty.Optional[ty.Tuple[str, ...]] = None
+
+    def __post_init__(self):
+        # JSON gives a list back; a sorted tuple keeps requests comparable
+        # and hashable, whatever order the classes were read in.
+        classes = self.interface_classes
+        if classes is None:
+            return
+        if (not isinstance(classes, (list, tuple)) or
+                not all(isinstance(c, str) for c in classes)):
+            raise TypeError('interface_classes must be a list of strings, '
+                            'not %r' % (classes,))
+        object.__setattr__(self, 'interface_classes',
+                           tuple(sorted(set(classes))))
 
 
 @dataclasses.dataclass(frozen=True)

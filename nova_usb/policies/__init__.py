@@ -20,6 +20,7 @@ overrides both in one place and the defaults read exactly like Nova's.
 
 import itertools
 
+from nova_usb.policies import device_grants
 from nova_usb.policies import host_devices
 from nova_usb.policies import server_controllers
 from nova_usb.policies import server_devices
@@ -29,6 +30,7 @@ def list_rules():
     """nova-usb's rules (entry point ``oslo.policy.policies``)."""
     return itertools.chain(
         host_devices.list_rules(),
+        device_grants.list_rules(),
         server_devices.list_rules(),
         server_controllers.list_rules(),
     )

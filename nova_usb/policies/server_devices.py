@@ -59,6 +59,21 @@ rules = [
                              '{device_id}'}],
         scope_types=['project']),
     policy.DocumentedRuleDefault(
+        name=POLICY_ROOT % 'attach:ungranted',
+        check_str=base.ADMIN,
+        description="List as available, and attach, USB devices that are "
+                    "not granted to the server's project (by their [usb] "
+                    "device_spec rule or a stored grant). Without it a "
+                    "caller sees and may attach only the devices granted "
+                    "to the server's project; the others are as unknown.",
+        operations=[
+            {'method': 'GET',
+             'path': '/servers/{server_id}/os-usb-devices?available=true'},
+            {'method': 'POST',
+             'path': '/servers/{server_id}/os-usb-devices'},
+        ],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
         name=POLICY_ROOT % 'show:host_details',
         check_str=base.ADMIN,
         description="See, in the server USB device routes, the compute "

@@ -30,7 +30,7 @@ class UsbClaims(object):
         self._holders = {}
         # Devices their holder has because placement allocated them to it
         # (its flavor asks for them); the others are held through the API
-        # and reserved in placement (nova_usb.virt.placement).
+        # and joined the server's allocation (nova_usb.virt.placement).
         self._allocated = set()
 
     def holder(self, device_id):
@@ -65,11 +65,10 @@ class UsbClaims(object):
         for device_id in self.held_by(instance_uuid):
             self.release(device_id, instance_uuid)
 
-    def reserved(self):
-        """Devices held through the API: placement must not allocate
-        them.
-        """
-        return {d for d in self._holders if d not in self._allocated}
+    def through_api(self, instance_uuid):
+        """The devices the server holds through the API."""
+        return [d for d in self.held_by(instance_uuid)
+                if d not in self._allocated]
 
     def snapshot(self):
         return dict(self._holders)

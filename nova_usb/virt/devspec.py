@@ -10,10 +10,15 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""[usb] device_spec: which host USB devices may be handed out.
+"""[usb] device_spec: which host USB devices may be handed out, how, and
+to which projects.
 
 Parsing checks every rule once, at start-up; matching is one pure function
-shared by enumeration, attach and hotplug.
+shared by enumeration, attach and hotplug. The first rule that selects a
+device decides everything about it: its resource class and traits in
+placement, whether it is for flavors, for the API or for both (``use``),
+and the projects it is granted to through the API (``projects``; admins
+grant single devices through the API too, see nova_usb.api.grants).
 """
 
 import dataclasses
@@ -67,6 +72,11 @@ def _validate_traits(value):
                 '"CUSTOM_FIDO2,CUSTOM_BANK" (letters, digits and "_")')
 
 
+def _validate_use(value):
+    if value not in USES:
+        return 'must be one of %s' % ', '.join('"%s"' % u for u in USES)
+
+
 # key -> (validator returning an error or None, normaliser)
 _FIELDS = {
     'vendor_id': (_hex_validator(4, '1050'), str.lower),
@@ -78,7 +88,25 @@ _FIELDS = {
     # (nova_usb.virt.placement), not which devices match.
     'resource_class': (_validate_resource_class, str),
     'traits': (_validate_traits, str),
+    # Who may have the matched devices, not which devices match.
+    'use': (_validate_use, str),
 }
+
+# The fields that select devices: a rule that sets none of them selects
+# every device of the host (keyboards, mice, storage, ...).
+MATCH_FIELDS = ('vendor_id', 'product_id', 'serial', 'port_path',
+                'device_class')
+
+# ``use``: a device for flavors is given only to servers whose flavor asks
+# for its resource class (placement allocates it); a device for the API
+# only through nova-usb's API, to the projects it is granted to.
+USE_ANY = 'any'
+USE_API = 'api'
+USE_FLAVOR = 'flavor'
+USES = (USE_ANY, USE_API, USE_FLAVOR)
+# ``projects``: every project may have the devices through the API.
+ALL_PROJECTS = '*'
+_PROJECT_ID = re.compile(r'^[^\s]{1,255}$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +120,37 @@ class DeviceSpec:
     device_class: ty.Optional[str] = None
     resource_class: ty.Optional[str] = None
     traits: ty.Optional[str] = None
+    use: str = USE_ANY
+    # Project ids the devices are granted to through the API; ('*',) for
+    # every project; () for none (admins only).
+    projects: ty.Tuple[str, ...] = ()
+
+    def selects_everything(self):
+        return all(getattr(self, f) is None for f in MATCH_FIELDS)
+
+    def for_api(self):
+        return self.use in (USE_ANY, USE_API)
+
+    def for_flavors(self):
+        return self.use in (USE_ANY, USE_FLAVOR)
+
+    def grants(self, project_id):
+        """Whether the rule grants its devices to the project."""
+        return ALL_PROJECTS in self.projects or project_id in self.projects
+
+
+def _parse_projects(value):
+    """The ``projects`` key: a list of project ids, or "*"; an error
+    message when it is neither.
+    """
+    if value == ALL_PROJECTS:
+        return (ALL_PROJECTS,), None
+    if (not isinstance(value, list) or
+            not all(isinstance(p, str) and _PROJECT_ID.match(p)
+                    for p in value)):
+        return None, ('"projects" must be a list of project ids such as '
+                      '["8f2a..."], or "*" for every project')
+    return tuple(sorted(set(value))), None
 
 
 def parse_device_spec(index, entry):
@@ -108,10 +167,18 @@ def parse_device_spec(index, entry):
         raise invalid('must be a JSON object such as '
                       '{"vendor_id": "1050", "product_id": "0407"}')
     fields = {}
+    all_devices = rule.pop('all_devices', False)
+    if all_devices not in (True, False):
+        raise invalid('"all_devices" must be true or false')
+    if 'projects' in rule:
+        fields['projects'], error = _parse_projects(rule.pop('projects'))
+        if error:
+            raise invalid(error)
     for key, value in rule.items():
         if key not in _FIELDS:
             raise invalid('unknown key "%s"; known keys: %s' % (
-                key, ', '.join(sorted(_FIELDS))))
+                key, ', '.join(sorted(
+                    list(_FIELDS) + ['all_devices', 'projects']))))
         if not isinstance(value, str):
             raise invalid('"%s" must be a string' % key)
         if value == WILDCARD:
@@ -121,7 +188,16 @@ def parse_device_spec(index, entry):
         if error:
             raise invalid('"%s" %s' % (key, error))
         fields[key] = normalise(value)
-    return DeviceSpec(**fields)
+    spec = DeviceSpec(**fields)
+    if spec.selects_everything() and not all_devices:
+        raise invalid('it selects every USB device of the host (keyboards, '
+                      'mice, storage, ...): name the devices (vendor_id, '
+                      'product_id, serial, port_path or device_class), or '
+                      'add "all_devices": true to mean it')
+    if all_devices and not spec.selects_everything():
+        raise invalid('"all_devices": true is for a rule that selects '
+                      'every device, and this one selects some only')
+    return spec
 
 
 def parse_device_specs(entries):
@@ -153,6 +229,8 @@ REASON_HUB = 'hub: hubs are never assignable'
 REASON_NO_SPEC = ('[usb] device_spec is empty on this host: no device is '
                   'assignable')
 REASON_NOT_MATCHED = 'not matched by [usb] device_spec'
+REASON_FLAVOR_ONLY = ('for flavors only: its [usb] device_spec rule says '
+                      '"use": "flavor"')
 
 
 def matching_spec(specs, device):
@@ -162,6 +240,14 @@ def matching_spec(specs, device):
     if device.is_root_hub or device.is_hub:
         return None
     return next((spec for spec in specs if matches(spec, device)), None)
+
+
+def api_refusal(specs, device):
+    """Why device may not be attached through the API, or None."""
+    reason = unassignable_reason(specs, device)
+    if reason is None and not matching_spec(specs, device).for_api():
+        reason = REASON_FLAVOR_ONLY
+    return reason
 
 
 def unassignable_reason(specs, device):

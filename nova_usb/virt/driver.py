@@ -144,6 +144,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
                           network_info=network_info,
                           block_device_info=block_device_info,
                           power_on=power_on, accel_info=accel_info)
+        self._count_usb(context, instance)
 
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance,
@@ -154,6 +155,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
                                      network_info, image_meta,
                                      resize_instance, allocations, *args,
                                      **kwargs)
+        self._count_usb(context, instance)
 
     def finish_revert_migration(self, context, instance, *args, **kwargs):
         allocations = None
@@ -163,6 +165,15 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
                 self._allocated_usb(instance, allocations):
             super().finish_revert_migration(context, instance, *args,
                                             **kwargs)
+        self._count_usb(context, instance)
+
+    def _count_usb(self, context, instance):
+        """After Nova wrote the server's allocation anew, the devices it
+        holds through the API are in it again
+        (nova_usb.virt.scheduling.count_in_placement).
+        """
+        if self.usb is not None:
+            self.usb.count_in_placement(context, instance)
 
     def _allocated_usb(self, instance, allocations):
         if self.usb is None:

@@ -38,6 +38,7 @@ from nova import context as nova_context
 from nova import exception as nova_exception
 from oslo_log import log as logging
 
+from nova_usb import actions
 from nova_usb import conf as nova_usb_conf
 from nova_usb.db import requests as usb_requests
 from nova_usb.db import server_requests
@@ -47,6 +48,7 @@ from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import controllers
 from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
+from nova_usb.virt import identity
 from nova_usb.virt import injection
 from nova_usb.virt import inventory as usb_inventory
 from nova_usb.virt import placement
@@ -63,7 +65,10 @@ LOG = logging.getLogger(__name__)
 ATTACHED = 'attached'
 MISSING = 'missing'
 REASON_NOT_ON_HOST = 'not on the host now'
-REASON_HELD = 'held by server %s'
+# Without the holder's id: the reason may reach a member of another
+# project; the holder is the description's server_id, which nova-api shows
+# only to callers who may see host details.
+REASON_HELD = 'held by another server'
 
 
 class UsbManager(scheduling.PlacedDevices):
@@ -78,7 +83,7 @@ class UsbManager(scheduling.PlacedDevices):
         self.watcher = usb_watcher.HotplugWatcher(
             self.inventory, on_change=self._on_device_change)
         # None where no placement is around (a driver outside Nova's
-        # compute manager): nothing is reserved.
+        # compute manager): nothing is counted.
         reportclient = getattr(getattr(driver, 'virtapi', None),
                                'reportclient', None)
         self.providers = (placement.DeviceProviders(reportclient)
@@ -111,10 +116,49 @@ class UsbManager(scheduling.PlacedDevices):
                                   'USB device: %s', e, instance=instance)
         for instance in instances:
             if instance.uuid in wanted:
+                self._revoke_disallowed(context, instance,
+                                        wanted[instance.uuid])
                 self._reconcile(context, instance)
+                self.count_in_placement(context, instance)
         LOG.info('nova-usb: %d USB devices on host %s, %d claimed',
                  len(self.inventory.devices()), self.host,
                  len(self.claims.snapshot()))
+
+    def _revoke_disallowed(self, context, instance, requests):
+        """Detach the devices the server holds through the API that [usb]
+        device_spec no longer lets the API hand out (no rule selects them,
+        or their rule is for flavors only now), as server action
+        ``usb_revoke``, which the server's owner reads in its events with
+        the reason, and its notifications.
+
+        Only devices on the host now are judged (a rule is matched against
+        a device's serial and port); a server in a state that forbids a
+        detach keeps the device until nova-compute's next start, which is
+        logged. Devices the flavor gave are Nova's allocation's, not the
+        API's.
+        """
+        for request in requests.devices:
+            device = self.inventory.get(request.id)
+            if request.allocated or device is None:
+                continue
+            reason = devspec.api_refusal(self.specs, device)
+            if reason is None:
+                continue
+            try:
+                with actions.server_action(
+                        context, instance, actions.REVOKE,
+                        publisher=actions.COMPUTE_PUBLISHER,
+                        device_id=request.id, vendor_id=request.vendor_id,
+                        product_id=request.product_id):
+                    self.detach_device(context, instance, request.id)
+            except Exception as e:
+                LOG.warning('USB device %s is %s, but could not be taken '
+                            'from the server: %s; nova-compute tries again '
+                            'at its next start', request.id, reason, e,
+                            instance=instance)
+                continue
+            LOG.warning('USB device %s detached from the server: it is %s',
+                        request.id, reason, instance=instance)
 
     def _reconcile(self, context, instance):
         try:
@@ -125,7 +169,7 @@ class UsbManager(scheduling.PlacedDevices):
                     return
                 changed = reconcile.reconcile(
                     guest, self._load(server), mode,
-                    lambda r: self._usable(r.id, server.uuid)[0])
+                    lambda r: self._usable(r, server.uuid)[0])
                 if guest.foreign_hostdevs():
                     LOG.warning('The guest has a USB host device that '
                                 'nova-usb did not attach (aliases %s); Nova '
@@ -169,7 +213,8 @@ class UsbManager(scheduling.PlacedDevices):
         """Attach a held device that came back to its running server.
 
         Only when the device may still be assigned (the same rule as an
-        attach). Stopped servers get it when Nova next writes the domain;
+        attach) and has the interfaces it had at attach. Stopped servers
+        get it when Nova next writes the domain;
         a failure is logged and the device comes back at the next hard
         reboot or restart of nova-compute.
         """
@@ -182,7 +227,7 @@ class UsbManager(scheduling.PlacedDevices):
                 request = self._load(instance).device(device_id)
                 if request is None:
                     return
-                device, reason = self._usable(device_id, instance.uuid)
+                device, reason = self._usable(request, instance.uuid)
                 if reason:
                     LOG.warning('USB device %s is back on the host but is '
                                 '%s: not given back to the server',
@@ -205,8 +250,9 @@ class UsbManager(scheduling.PlacedDevices):
         domain Nova is about to write (boot, reboot, rebuild, ...).
 
         A device the server may not have now (absent from the host, no
-        longer matched by [usb] device_spec, held by another server) is
-        left out: the server boots without it and lists it as missing. So
+        longer matched by [usb] device_spec, held by another server, back
+        with other interfaces than at attach) is left out: the server
+        boots without it and lists it as missing. So
         are requests that cannot be read: the error is logged, the server
         boots.
         """
@@ -220,12 +266,13 @@ class UsbManager(scheduling.PlacedDevices):
             present = []
             for request in requests.devices:
                 device = self.inventory.get(request.id)
-                reason = self._refusal(device, instance.uuid)
+                reason = self._refusal(device, instance.uuid, request)
                 if reason:
                     LOG.warning('USB device %s requested by the server is '
                                 '%s; booting without it', request.id,
                                 reason, instance=instance)
                     continue
+                identity.log_unchecked(request, instance.uuid)
                 self.claims.claim(request.id, instance.uuid,
                                   allocated=bool(request.allocated))
                 present.append((request, device))
@@ -249,7 +296,7 @@ class UsbManager(scheduling.PlacedDevices):
             result = []
             for request in requests.devices:
                 device = self.inventory.get(request.id)
-                reason = self._refusal(device, instance.uuid)
+                reason = self._refusal(device, instance.uuid, request)
                 if device is not None:
                     entry = self._describe(device,
                                            self.claims.holder(request.id))
@@ -282,17 +329,31 @@ class UsbManager(scheduling.PlacedDevices):
                 for c in topology.controllers]
 
     def _describe(self, device, holder):
+        """The device as nova-api is told of it: with its holder, and how
+        its device_spec rule lets it be used (``use``, and ``projects``:
+        the projects the rule grants it to; nova-api adds the grants it
+        stores, and shows neither to project members).
+        """
         description = device.to_dict()
         reason = devspec.unassignable_reason(self.specs, device)
         description['assignable'] = reason is None
         description['reason'] = reason
         description['server_id'] = holder
+        spec = devspec.matching_spec(self.specs, device)
+        description['use'] = spec.use if spec else None
+        description['projects'] = list(spec.projects) if spec else []
         return description
 
     # Devices
 
     def attach_device(self, context, instance, device_id,
-                      controller_model=None, deadline=None):
+                      controller_model=None, deadline=None,
+                      granted_projects=None):
+        """``granted_projects``: None when the caller may attach any
+        device; else the projects nova-api's stored grants give the device
+        to, and the device must be granted to the server's project by
+        them or by its device_spec rule (nova_usb.api.grants).
+        """
         if controller_model is not None:
             controllers.controller_ports(controller_model)
         with self._server(context, instance.uuid, deadline) as instance:
@@ -301,17 +362,21 @@ class UsbManager(scheduling.PlacedDevices):
             if requests.device(device_id):
                 raise exception.UsbDeviceAlreadyAttached(device_id=device_id)
             with turns.acquired(self.lock, deadline):
+                if granted_projects is not None:
+                    self._check_granted(device_id, instance.project_id,
+                                        granted_projects)
                 device = self._assignable(device_id, instance.uuid)
                 request = usb_requests.DeviceRequest(
                     id=device.id, vendor_id=device.vendor_id,
                     product_id=device.product_id,
-                    controller_model=controller_model)
+                    controller_model=controller_model,
+                    interface_classes=device.interface_classes)
                 if mode == states.LIVE:
                     wanted = requests.with_device(request)
                 else:
                     wanted = plans.with_device(self._defined_xml(instance),
                                                requests, request)
-                self._reserve(context, device.id, instance.uuid)
+                self._allocate(context, device.id, instance.uuid)
                 self.claims.claim(device.id, instance.uuid)
                 try:
                     if mode == states.LIVE:
@@ -321,7 +386,7 @@ class UsbManager(scheduling.PlacedDevices):
                         self._save(context, instance, wanted, deadline)
                 except Exception:
                     self.claims.release(device.id, instance.uuid)
-                    self._unreserve(context, [device.id])
+                    self._free(context, device.id, instance.uuid)
                     raise
             LOG.info('Attached USB device %s (%s:%s at %s)', device.id,
                      device.vendor_id, device.product_id, device.port_path,
@@ -336,16 +401,37 @@ class UsbManager(scheduling.PlacedDevices):
         if device is None:
             raise exception.UsbDeviceNotFound(device_id=device_id,
                                               host=self.host)
-        reason = devspec.unassignable_reason(self.specs, device)
+        reason = devspec.api_refusal(self.specs, device)
         if reason:
             raise exception.UsbDeviceNotAssignable(device_id=device_id,
                                                    reason=reason)
         self.claims.check(device_id, instance_uuid)
         return device
 
-    def _refusal(self, device, instance_uuid):
+    def _check_granted(self, device_id, project_id, granted_projects):
+        """Refuse a device of this host the project may not have through
+        the API: its rule is for flavors only, or neither its rule nor
+        ``granted_projects`` (nova-api's stored grants) grant it; a device
+        no rule selects (a hub, a keyboard) is granted by nothing. Checked
+        before anything else, so that the refusal tells a project member
+        nothing of such a device.
+        """
+        device = self.inventory.get(device_id)
+        if device is None:
+            return
+        spec = devspec.matching_spec(self.specs, device)
+        if spec is None or not spec.for_api() or not (
+                spec.grants(project_id) or project_id in granted_projects):
+            raise exception.UsbDeviceNotGranted(device_id=device_id,
+                                                project_id=project_id)
+
+    def _refusal(self, device, instance_uuid, request=None):
         """Why the server may not have ``device`` now, or None: the rule
         of every path (attach, the domain Nova writes, give-back, listing).
+
+        ``request``: the server's stored request for the device, when it
+        has one; the device must then have the interfaces it had when
+        the server got it.
         """
         if device is None:
             return REASON_NOT_ON_HOST
@@ -354,20 +440,23 @@ class UsbManager(scheduling.PlacedDevices):
             return reason
         holder = self.claims.holder(device.id)
         if holder not in (None, instance_uuid):
-            return REASON_HELD % holder
+            return REASON_HELD
+        if request is not None:
+            return identity.other_interfaces_reason(request, device)
         return None
 
-    def _usable(self, device_id, instance_uuid):
+    def _usable(self, request, instance_uuid):
         """``(device, None)`` claimed for the server, or ``(None, why
-        not)``.
+        not)``, for one of the server's requests.
         """
         with self.lock:
-            device = self.inventory.get(device_id)
-            reason = self._refusal(device, instance_uuid)
+            device = self.inventory.get(request.id)
+            reason = self._refusal(device, instance_uuid, request)
             if reason:
                 return None, reason
-            self.claims.claim(device_id, instance_uuid)
-            return device, None
+            self.claims.claim(request.id, instance_uuid)
+        identity.log_unchecked(request, instance_uuid)
+        return device, None
 
     def _attach_live(self, context, instance, device, request, wanted,
                      deadline):
@@ -406,7 +495,7 @@ class UsbManager(scheduling.PlacedDevices):
                 self._forget_defined(instance, device_id)
             with self.lock:
                 self.claims.release(device_id, instance.uuid)
-            self._unreserve(context, [device_id])
+            self._free(context, device_id, instance.uuid)
             LOG.info('Detached USB device %s', device_id, instance=instance)
 
     def _detach_live(self, context, instance, device_id, wanted, deadline):

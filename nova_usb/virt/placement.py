@@ -19,29 +19,37 @@ of the compute node, as Nova reports PCI devices and vGPU-capable GPUs:
   (both stable and unique in the cloud), so an allocation names the device;
 * one unit of the resource class of the first device_spec rule that
   selects the device (``resource_class``), by default
-  ``CUSTOM_USB_<VENDOR>_<PRODUCT>``, e.g. ``CUSTOM_USB_1050_0407``, and the
-  rule's ``traits``, normalised as Nova normalises those of
-  ``[pci] device_spec``;
-* ``reserved`` while a server holds the device through nova-usb's API, so
-  that the scheduler never gives it to another server; a device placement
-  allocated (the server's flavor asks for it) is used, not reserved.
+  ``CUSTOM_USB_<VENDOR>_<PRODUCT>``, e.g. ``CUSTOM_USB_1050_0407``
+  (``CUSTOM_USB_API_<VENDOR>_<PRODUCT>`` for a rule with ``"use": "api"``,
+  so that no flavor asking for the former gets them), and the rule's
+  ``traits``, normalised as Nova normalises those of ``[pci] device_spec``;
+* never reserved: a server holding a device is a consumer of its provider,
+  whichever way it got it. A device placement allocated because the
+  server's flavor asks for it is in the allocation Nova made; a device
+  attached through nova-usb's API joins the server's allocation
+  (DeviceProviders), as Nova adds the resources of a port with a resource
+  request when it is attached. So placement's usages count every device a
+  project holds, and neither way can take a device the other holds.
 
 A device a server holds keeps its provider while it is away from the host
 or no longer selected (its allocation needs it); the others' providers go
 when the device does.
 """
 
+from keystoneauth1 import exceptions as ks_exceptions
 from nova.compute import pci_placement_translator
+from nova import exception as nova_exception
+from nova import objects
 from oslo_log import log as logging
 
 from nova_usb import exception
 
 LOG = logging.getLogger(__name__)
 
-# Placement's first microversion that allows reserved == total.
-_VERSION = '1.26'
-# Placement refuses a write when another one changed the provider since it
-# was read (an allocation, Nova's own inventory update): read and try again.
+# Consumer generations (POST /allocations of several consumers at once).
+_VERSION = '1.28'
+# Placement refuses a write when another one changed the consumer since it
+# was read: read and try again.
 _WRITE_ATTEMPTS = 4
 
 
@@ -50,12 +58,16 @@ def provider_name(nodename, device_id):
 
 
 def resource_class(spec, device):
-    """The device's resource class: its rule's, or CUSTOM_USB_<VID>_<PID>."""
+    """The device's resource class: its rule's, or CUSTOM_USB_<VID>_<PID>
+    (CUSTOM_USB_API_<VID>_<PID> for a device its rule keeps for the API:
+    a flavor asking for CUSTOM_USB_<VID>_<PID> must not get it).
+    """
     if spec.resource_class:
         return pci_placement_translator.get_resource_class(
             spec.resource_class, device.vendor_id, device.product_id)
-    return ('CUSTOM_USB_%s_%s' % (device.vendor_id,
-                                  device.product_id)).upper()
+    kind = 'USB_API' if not spec.for_flavors() else 'USB'
+    return ('CUSTOM_%s_%s_%s' % (kind, device.vendor_id,
+                                 device.product_id)).upper()
 
 
 def traits(spec):
@@ -63,10 +75,9 @@ def traits(spec):
         ','.join(t.strip() for t in (spec.traits or '').split(',')))
 
 
-def inventory(rc, reserved):
-    return {rc: {'total': 1, 'reserved': 1 if reserved else 0,
-                 'min_unit': 1, 'max_unit': 1, 'step_size': 1,
-                 'allocation_ratio': 1.0}}
+def inventory(rc):
+    return {rc: {'total': 1, 'reserved': 0, 'min_unit': 1, 'max_unit': 1,
+                 'step_size': 1, 'allocation_ratio': 1.0}}
 
 
 def _device_providers(provider_tree, nodename):
@@ -76,33 +87,27 @@ def _device_providers(provider_tree, nodename):
             provider_name(nodename, uuid)]
 
 
-def update_provider_tree(provider_tree, nodename, providers, held,
-                         reserved):
+def update_provider_tree(provider_tree, nodename, providers, held):
     """Make the USB children of ``nodename`` in ``provider_tree`` (Nova's
     ProviderTree) match the host.
 
     ``providers``: {device id: (resource class, traits)} of the devices on
     the host that device_spec selects; ``held``: ids of the devices servers
-    hold; ``reserved``: those of them held through the API.
+    hold.
     """
     for uuid in _device_providers(provider_tree, nodename):
         if uuid in providers:
             continue
         if uuid in held:
             # Away from the host or no longer selected, but a server holds
-            # it: kept as it was, reserved as it is held.
-            kept = provider_tree.data(uuid).inventory
-            provider_tree.update_inventory(uuid, {
-                rc: dict(record, reserved=1 if uuid in reserved else 0)
-                for rc, record in kept.items()})
+            # it: kept as it was, for its allocation.
             continue
         provider_tree.remove(uuid)
     for device_id, (rc, device_traits) in sorted(providers.items()):
         if not provider_tree.exists(device_id):
             provider_tree.new_child(provider_name(nodename, device_id),
                                     nodename, uuid=device_id)
-        provider_tree.update_inventory(
-            device_id, inventory(rc, device_id in reserved))
+        provider_tree.update_inventory(device_id, inventory(rc))
         provider_tree.update_traits(device_id, device_traits)
 
 
@@ -127,73 +132,149 @@ def allocated_device_ids(allocations, provider_tree):
 
 
 class DeviceProviders(object):
-    """Changes to a device's provider made between two reports of the
-    resource tracker, so that placement knows at once.
+    """A server's allocation, as devices join and leave it through the API.
+
+    Nova's report client does the consumer-generation work: it reads the
+    allocation, adds or removes the device's unit and writes it back,
+    again when another writer changed the consumer meanwhile.
     """
 
     def __init__(self, reportclient):
         self.client = reportclient
 
-    def reserve(self, context, device_id, instance_uuid):
-        """Reserve the device's provider for a server taking it through the
-        API, then check that placement has not allocated it to another one
-        meanwhile (a server being scheduled or spawned): in that order, so
-        no allocation can come between the check and the reservation.
+    def allocate(self, context, device_id, instance_uuid):
+        """Add the device to the server's allocation (nothing when it is
+        there already).
 
-        Raises UsbDeviceInUse naming the consumer that has it, after taking
-        the reservation back; UsbPlacementUnavailable when placement does
-        not answer. A device without a provider (never reported) cannot
-        have been allocated.
+        Returns False when placement has no provider for the device (not
+        reported yet: nothing can hold it in placement either; the next
+        check of the server's allocations adds it, see ``count``). Raises
+        UsbDeviceInUse naming the consumer that has the device (a server
+        being scheduled or spawned, or one that holds it);
+        UsbPlacementUnavailable when placement does not answer or refuses
+        otherwise. On any failure the allocation is as it was.
+        """
+        rc = self._resource_class(context, device_id)
+        if rc is None:
+            return False
+        try:
+            current = self.client.get_allocs_for_consumer(context,
+                                                          instance_uuid)
+            if device_id in current.get('allocations', {}):
+                return True
+            self.client.add_resources_to_instance_allocation(
+                context, instance_uuid, {device_id: {'resources': {rc: 1}}})
+        except nova_exception.AllocationUpdateFailed as e:
+            others = [c for c in self._consumers(context, device_id)
+                      if c != instance_uuid]
+            if others:
+                raise exception.UsbDeviceInUse(device_id=device_id,
+                                               server_id=sorted(others)[0])
+            raise exception.UsbPlacementUnavailable(device_id=device_id,
+                                                    reason=str(e))
+        except (nova_exception.ConsumerAllocationRetrievalFailed,
+                ks_exceptions.ClientException) as e:
+            raise exception.UsbPlacementUnavailable(device_id=device_id,
+                                                    reason=str(e))
+        return True
+
+    def free(self, context, device_id, instance_uuid):
+        """Take the device out of the server's allocation. A failure is
+        logged: the next check of the server's allocations (``count``)
+        takes it out.
         """
         try:
-            if not self._set_reserved(context, device_id, True):
-                return
-            consumers = self._consumers(context, device_id)
-        except exception.UsbPlacementUnavailable:
-            self.unreserve(context, device_id)
-            raise
-        others = sorted(c for c in consumers if c != instance_uuid)
-        if others:
-            self.unreserve(context, device_id)
-            raise exception.UsbDeviceInUse(device_id=device_id,
-                                           server_id=others[0])
+            current = self.client.get_allocs_for_consumer(context,
+                                                          instance_uuid)
+            held = current.get('allocations', {}).get(device_id)
+            if held:
+                self.client.remove_resources_from_instance_allocation(
+                    context, instance_uuid,
+                    {device_id: {'resources': held['resources']}})
+        except Exception as e:
+            LOG.warning('USB device %s could not be taken out of the '
+                        'allocation of server %s in placement: %s; the '
+                        'next check of the server\'s allocation does it',
+                        device_id, instance_uuid, e)
 
-    def unreserve(self, context, device_id):
-        """Release the reservation; on failure the resource tracker's next
-        report does.
+    def count(self, context, instance_uuid, device_ids):
+        """Make the server's allocation count exactly the devices of
+        ``device_ids`` among those it holds through the API on this host
+        (those it got from its flavor are Nova's): a device missing from
+        the allocation is added, taken from a migration of the same server
+        that holds it (a resize on this host gave the migration the
+        server's allocation); devices in ``device_ids`` only are checked.
+
+        Returns the ids added. Raises like ``allocate``.
         """
-        try:
-            self._set_reserved(context, device_id, False)
-        except exception.UsbPlacementUnavailable as e:
-            LOG.warning('%s The resource tracker releases the reservation '
-                        'at its next report.', e.format_message())
+        added = []
+        for device_id in device_ids:
+            current = self._allocations(context, instance_uuid)
+            if device_id in current.get('allocations', {}):
+                continue
+            holders = self._consumers(context, device_id)
+            migrations = [c for c in holders
+                          if c != instance_uuid and
+                          _is_migration_of(context, c, instance_uuid)]
+            if migrations:
+                self._move(context, device_id, migrations[0], instance_uuid)
+            elif not self.allocate(context, device_id, instance_uuid):
+                continue
+            added.append(device_id)
+        return added
 
-    def _set_reserved(self, context, device_id, reserved):
-        """False when placement has no provider for the device."""
-        url = '/resource_providers/%s/inventories' % device_id
+    def _move(self, context, device_id, source, instance_uuid):
+        """Move the device's unit from consumer ``source`` (a migration of
+        the server) to the server, both consumers in one write.
+        """
         for _ in range(_WRITE_ATTEMPTS):
-            current = self._call(self.client.get, device_id, url)
-            if current.status_code == 404:
-                return False
-            self._check(current, device_id)
-            body = current.json()
-            inventories = {rc: dict(record, reserved=1 if reserved else 0)
-                           for rc, record in body['inventories'].items()}
-            if inventories == body['inventories']:
-                return True
-            written = self._call(self.client.put, device_id, url, {
-                'resource_provider_generation':
-                    body['resource_provider_generation'],
-                'inventories': inventories})
-            if written.status_code != 409:
-                self._check(written, device_id)
-                return True
+            moving = self._allocations(context, source)
+            target = self._allocations(context, instance_uuid)
+            unit = moving['allocations'].pop(device_id, None)
+            if unit is None:
+                return
+            target['allocations'][device_id] = unit
+            answer = self._call(self.client.post, device_id, '/allocations', {
+                consumer: {
+                    'allocations': {
+                        rp: {'resources': a['resources']}
+                        for rp, a in allocs['allocations'].items()},
+                    'project_id': allocs['project_id'],
+                    'user_id': allocs['user_id'],
+                    'consumer_generation': allocs['consumer_generation']}
+                for consumer, allocs in ((source, moving),
+                                         (instance_uuid, target))})
+            if answer.status_code != 409:
+                self._check(answer, device_id)
+                return
         raise exception.UsbPlacementUnavailable(
-            device_id=device_id, reason='the provider kept changing')
+            device_id=device_id, reason='the allocations kept changing')
+
+    def _allocations(self, context, consumer):
+        try:
+            return self.client.get_allocs_for_consumer(context, consumer)
+        except (nova_exception.ConsumerAllocationRetrievalFailed,
+                ks_exceptions.ClientException) as e:
+            raise exception.UsbPlacementUnavailable(device_id=consumer,
+                                                    reason=str(e))
+
+    def _resource_class(self, context, device_id):
+        """The resource class of the device's provider, or None when
+        placement has no provider for it.
+        """
+        url = '/resource_providers/%s/inventories' % device_id
+        answer = self._call(self.client.get, device_id, url)
+        if answer.status_code == 404:
+            return None
+        self._check(answer, device_id)
+        inventories = answer.json()['inventories']
+        return next(iter(inventories), None)
 
     def _consumers(self, context, device_id):
         url = '/resource_providers/%s/allocations' % device_id
         answer = self._call(self.client.get, device_id, url)
+        if answer.status_code == 404:
+            return {}
         self._check(answer, device_id)
         return answer.json()['allocations']
 
@@ -212,3 +293,15 @@ class DeviceProviders(object):
             raise exception.UsbPlacementUnavailable(
                 device_id=device_id, reason='HTTP %d: %s' % (
                     answer.status_code, answer.text[:200]))
+
+
+def _is_migration_of(context, consumer, instance_uuid):
+    """Whether placement consumer ``consumer`` is a migration of the
+    server (Nova gives a migration the server's allocation on its source
+    host while it moves).
+    """
+    try:
+        migration = objects.Migration.get_by_uuid(context, consumer)
+    except nova_exception.MigrationNotFound:
+        return False
+    return migration.instance_uuid == instance_uuid

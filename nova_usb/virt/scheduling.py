@@ -16,13 +16,14 @@ The half of nova_usb.virt.manager.UsbManager that deals with placement:
 what the host reports (nova_usb.virt.placement), the devices a server
 is given because placement allocated them to it (its flavor asks for
 them, e.g. ``resources:CUSTOM_USB_1050_0407=1``), and the release of a
-server's devices with their reservations. The claims, the
+server's devices. The claims, the
 inventory and the host's USB lock are the manager's.
 """
 
+import collections
 import contextlib
+import re
 
-from nova import context as nova_context
 from nova import exception as nova_exception
 from oslo_log import log as logging
 
@@ -34,12 +35,47 @@ from nova_usb.virt import placement
 LOG = logging.getLogger(__name__)
 
 
+# A flavor's extra spec asking for resources, in its unnamed or a granular
+# group: resources:CUSTOM_USB_1050_0407=1, resources1:..., resources_KEY:...
+_RESOURCES_SPEC = re.compile(r'^resources[a-zA-Z0-9_-]*:([A-Z0-9_]+)$')
+
+
+def _asked_by_flavor(flavor, allocations, device_ids, before, through_api):
+    """Those of ``device_ids`` (USB devices in the server's allocation) that
+    its flavor asks for.
+
+    A server's allocation also holds the devices it has through the API
+    (nova_usb.virt.placement): not the flavor's, even one that an attach
+    in progress has just added. So a device the server holds through the
+    API is left out, and of each resource class no more devices are kept
+    than the flavor asks for, those it had from the flavor before first.
+    """
+    asked = collections.Counter()
+    for key, value in (flavor.extra_specs or {}).items():
+        match = _RESOURCES_SPEC.match(key)
+        if match:
+            try:
+                asked[match.group(1)] += int(value)
+            except ValueError:
+                continue
+    kept = []
+    for device_id in sorted(device_ids, key=lambda d: (d not in before, d)):
+        if device_id in through_api:
+            continue
+        for rc in allocations[device_id]['resources']:
+            if asked[rc] > 0:
+                asked[rc] -= 1
+                kept.append(device_id)
+                break
+    return sorted(kept)
+
+
 class PlacedDevices(object):
     """Mixed into UsbManager."""
 
     def update_provider_tree(self, provider_tree, nodename):
         """Report the host's assignable devices as children of
-        ``nodename``, reserved while held through the API.
+        ``nodename``.
         """
         with self.lock:
             providers = {}
@@ -50,9 +86,8 @@ class PlacedDevices(object):
                         placement.resource_class(spec, device),
                         placement.traits(spec))
             held = set(self.claims.snapshot())
-            reserved = self.claims.reserved()
         placement.update_provider_tree(provider_tree, nodename, providers,
-                                       held, reserved)
+                                       held)
 
     @contextlib.contextmanager
     def allocated_devices(self, instance, allocations):
@@ -82,6 +117,9 @@ class PlacedDevices(object):
             yield
             return
         before = [r.id for r in requests.devices if r.allocated]
+        device_ids = _asked_by_flavor(
+            instance.flavor, allocations, device_ids, before,
+            through_api={r.id for r in requests.devices if not r.allocated})
         if not device_ids and not before:
             yield
             return
@@ -96,7 +134,10 @@ class PlacedDevices(object):
             allocated = []
             for device_id in device_ids:
                 device = self.inventory.get(device_id)
-                reason = self._refusal(device, instance.uuid)
+                # One the server had here already (rebuild, a resize on
+                # this host) must have the interfaces it had.
+                reason = self._refusal(device, instance.uuid,
+                                       requests.device(device_id))
                 if reason:
                     self._undo_allocated(instance, claimed, [])
                     raise nova_exception.ComputeResourcesUnavailable(
@@ -105,7 +146,8 @@ class PlacedDevices(object):
                 self.claims.claim(device_id, instance.uuid, allocated=True)
                 allocated.append(usb_requests.DeviceRequest(
                     id=device.id, vendor_id=device.vendor_id,
-                    product_id=device.product_id, allocated=True))
+                    product_id=device.product_id, allocated=True,
+                    interface_classes=device.interface_classes))
             for device_id in released:
                 self.claims.release(device_id, instance.uuid)
         wanted = dict(system_metadata)
@@ -147,28 +189,85 @@ class PlacedDevices(object):
                     self.claims.claim(device_id, instance.uuid,
                                       allocated=True)
 
-    def _reserve(self, context, device_id, instance_uuid):
-        if self.providers is not None:
-            self.providers.reserve(context, device_id, instance_uuid)
+    def _allocate(self, context, device_id, instance_uuid):
+        """Add the device to the server's allocation; a device plugged in
+        since the resource tracker last reported gets its provider first.
+        """
+        if self.providers is None:
+            return
+        if self.providers.allocate(context, device_id, instance_uuid):
+            return
+        self._report_providers(context, device_id)
+        if not self.providers.allocate(context, device_id, instance_uuid):
+            raise exception.UsbPlacementUnavailable(
+                device_id=device_id,
+                reason='it has no resource provider in placement')
 
-    def _unreserve(self, context, device_ids):
+    def _report_providers(self, context, device_id):
+        """Report the host's USB providers now, as the resource tracker
+        does at its next run ([DEFAULT] update_resources_interval), from
+        the provider tree Nova's report client keeps.
+        """
+        last = getattr(self.driver, 'provider_tree', None)
+        if last is None:
+            raise exception.UsbPlacementUnavailable(
+                device_id=device_id,
+                reason='the compute host has not reported to placement yet')
+        client = self.providers.client
+        try:
+            for root in list(last.roots):
+                tree = client.get_provider_tree_and_ensure_root(
+                    context, root.uuid, name=root.name)
+                self.update_provider_tree(tree, root.name)
+                client.update_from_provider_tree(context, tree)
+        except Exception as e:
+            raise exception.UsbPlacementUnavailable(device_id=device_id,
+                                                    reason=str(e))
+
+    def _free(self, context, device_id, instance_uuid):
         if self.providers is not None:
-            for device_id in device_ids:
-                self.providers.unreserve(context, device_id)
+            self.providers.free(context, device_id, instance_uuid)
+
+    def count_in_placement(self, context, instance):
+        """Put back into the server's allocation the devices it holds
+        through the API on this host that are missing from it: after a
+        Nova operation rewrote the allocation (a resize on this host gives
+        the server's allocation to the migration, its revert takes the
+        migration's back, an unshelve makes a new one, ``nova-manage
+        placement heal_allocations --force`` rebuilds it from the flavor),
+        and at nova-compute's start. A failure is logged: the operation
+        itself is done.
+        """
+        if self.providers is None:
+            return
+        with self.lock:
+            through_api = self.claims.through_api(instance.uuid)
+        if not through_api:
+            return
+        try:
+            added = self.providers.count(context, instance.uuid, through_api)
+        except exception.NovaUsbException as e:
+            LOG.error('USB devices %s of the server are not all counted in '
+                      'its placement allocation: %s', ', '.join(through_api),
+                      e.format_message(), instance=instance)
+            return
+        if added:
+            LOG.info('USB devices %s the server holds are back in its '
+                     'placement allocation', ', '.join(added),
+                     instance=instance)
 
     def release(self, instance, allocated_only=False):
         """Release the server's devices on this host (those placement
         allocated only, with ``allocated_only``: a resize reverted away
-        from this host).
+        from this host). Placement needs nothing: Nova deletes or moves
+        the allocations they are in.
         """
         with self.lock:
-            reserved = self.claims.reserved()
+            through_api = self.claims.through_api(instance.uuid)
             released = [d for d in self.claims.held_by(instance.uuid)
-                        if not (allocated_only and d in reserved)]
+                        if not (allocated_only and d in through_api)]
             for device_id in released:
                 self.claims.release(device_id, instance.uuid)
         if released:
             LOG.info('Released USB devices %s', ', '.join(released),
                      instance=instance)
-            self._unreserve(nova_context.get_admin_context(),
-                            [d for d in released if d in reserved])

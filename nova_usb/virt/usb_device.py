@@ -62,7 +62,12 @@ class HostUsbDevice:
 
     @property
     def is_hub(self):
-        return self.is_root_hub or self.device_class == HUB_CLASS
+        """A hub, or a composite device with a hub interface: the hub
+        part would hand the guest whatever is plugged into it, so such a
+        device is a hub too (hubs are never assignable).
+        """
+        return (self.is_root_hub or self.device_class == HUB_CLASS or
+                HUB_CLASS in self.interface_classes)
 
     @property
     def serial_key(self):

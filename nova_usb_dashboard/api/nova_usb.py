@@ -27,6 +27,7 @@ from nova_usb.client import api as usb_api
 
 # Re-exported so that views catch nova-usb's refusals by one name.
 ApiError = usb_api.ApiError
+BadRequest = usb_api.BadRequest
 Conflict = usb_api.Conflict
 NotFound = usb_api.NotFound
 Forbidden = usb_api.Forbidden
@@ -36,6 +37,14 @@ Forbidden = usb_api.Forbidden
 # does not import Nova), offered by the attach and add-controller forms.
 CONTROLLER_MODELS = ('ehci', 'ich9-ehci1', 'nec-xhci', 'pci-ohci',
                      'piix3-uhci', 'piix4-uhci', 'qemu-xhci')
+
+# Where a project's grant of a device comes from (the grants route's
+# "source"): the device's [usb] device_spec rule, changed in nova.conf on
+# its compute host, or a grant stored through the API, which an admin may
+# remove. A rule's "projects": "*" is listed as this project id.
+SOURCE_DEVICE_SPEC = 'device_spec'
+SOURCE_GRANT = 'grant'
+ALL_PROJECTS = '*'
 
 
 def client(request):
@@ -67,6 +76,27 @@ class UsbDevice(object):
 
     def to_dict(self):
         return dict(self._fields)
+
+
+class UsbDeviceGrant(object):
+    """A project's grant of a device, as nova-usb lists it."""
+
+    def __init__(self, fields):
+        self.project_id = fields['project_id']
+        self.source = fields['source']
+        # The project's name in keystone, when the view looked it up.
+        self.project_name = None
+
+    @property
+    def id(self):
+        # A project may have the device both from the rule and from a
+        # stored grant: two rows.
+        return '%s/%s' % (self.source, self.project_id)
+
+    @property
+    def removable(self):
+        """Only stored grants: a rule's are changed in nova.conf."""
+        return self.source == SOURCE_GRANT
 
 
 class UsbController(UsbDevice):
@@ -115,3 +145,21 @@ def host_devices(request, host):
         fields.setdefault('host', host)
         devices.append(UsbDevice(fields))
     return devices
+
+
+def host_device(request, device_id, host=None):
+    return UsbDevice(client(request).get_host_device(device_id, host=host))
+
+
+def device_grants(request, device_id):
+    return [UsbDeviceGrant(g)
+            for g in client(request).list_device_grants(device_id)]
+
+
+def grant_device(request, device_id, project_id):
+    return UsbDeviceGrant(client(request).grant_device(device_id,
+                                                       project_id))
+
+
+def revoke_device_grant(request, device_id, project_id):
+    client(request).revoke_device_grant(device_id, project_id)

@@ -33,6 +33,8 @@ import traceback
 
 READY = 'nova-usb-sandbox ready:'
 STOPPED = 'nova-usb-sandbox stopped'
+# --database's default.
+DATABASE_ENV = 'NOVA_USB_SANDBOX_DATABASE'
 
 
 def parse_args(argv):
@@ -68,13 +70,16 @@ def parse_args(argv):
         help='keep databases, configuration and logs here (new or empty '
              'directory; default: a temporary one, removed at exit)')
     parser.add_argument(
-        '--database', metavar='URL',
-        help='a MySQL or MariaDB server for Nova\'s and placement\'s '
-             'databases, e.g. mysql+pymysql://USER:PASSWORD@127.0.0.1/NAME: '
-             'the sandbox creates NAME_api, NAME_cell0, NAME_cell1 and '
-             'NAME_placement there (none may exist) and drops them when it '
-             'stops, unless --state-dir is given (default: SQLite files in '
-             'the state directory)')
+        # From the environment too: a password on a command line is in
+        # every user's ps.
+        '--database', metavar='URL', default=os.environ.get(DATABASE_ENV),
+        help='a MySQL or MariaDB server for Nova\'s, placement\'s and '
+             'nova-usb\'s databases, e.g. '
+             'mysql+pymysql://USER:PASSWORD@127.0.0.1/NAME: the sandbox '
+             'creates NAME_api, NAME_cell0, NAME_cell1, NAME_placement and '
+             'NAME_usb there (none may exist) and drops them when it stops, '
+             'unless --state-dir is given (default: $%s, else SQLite files '
+             'in the state directory)' % DATABASE_ENV)
     parser.add_argument(
         '--dashboard', action='store_true',
         help='also serve Horizon with nova-usb\'s plugin on 127.0.0.1 '

@@ -20,9 +20,11 @@ state directory, and nova-usb's own ``api-paste.ini``. Nothing is read
 from /etc.
 
 The embedded defaults: SQLite databases in the state directory (or the
-databases ``nova_usb_sandbox.mysql`` creates on a MySQL server), the
-in-process ('fake') oslo.messaging driver, keystone itself
-(``nova_usb_sandbox.keystone``), services reached on 127.0.0.1 only.
+databases ``nova_usb_sandbox.mysql`` creates on a MySQL server), nova-usb's
+own database among them ([usb_database], where nova-api keeps the grants
+of devices to projects), the in-process ('fake') oslo.messaging driver,
+keystone itself (``nova_usb_sandbox.keystone``), Nova's quotas as unified
+limits in that keystone, services reached on 127.0.0.1 only.
 """
 
 import configparser
@@ -57,6 +59,9 @@ def api_paste_ini():
 # What Nova's placement client and the sandbox's services send placement
 # (placement's own noauth2: user "admin" has the admin role).
 PLACEMENT_TOKEN = 'admin'
+# Nova's quotas as limits in keystone, counted from placement; the limits
+# are registered by nova_usb_sandbox.keystone.
+QUOTA_DRIVER = 'nova.quota.UnifiedLimitsDriver'
 
 
 class Settings(object):
@@ -92,7 +97,8 @@ class Settings(object):
 
     def connection(self, name):
         """The URL of database ``name`` (nova_api, nova_cell0, nova_cell1,
-        placement): a SQLite file, or a database on the MySQL server.
+        placement, nova_usb): a SQLite file, or a database on the MySQL
+        server.
         """
         if self.mysql is not None:
             return self.mysql.connection(name)
@@ -176,6 +182,28 @@ class Settings(object):
             },
             'api_database': {
                 'connection': self.connection('nova_api'),
+            },
+            # nova-usb's own: the grants of devices to projects.
+            'usb_database': {
+                'connection': self.connection('nova_usb'),
+            },
+            'quota': {
+                'driver': QUOTA_DRIVER,
+            },
+            # oslo.limit reads the limits as Nova's unified limits guide
+            # says: as the nova user, system-scoped (keystone gives it the
+            # reader role on the system), for the compute service's
+            # endpoint. By service type and region rather than endpoint id:
+            # the endpoint is made while this file is already written.
+            'oslo_limit': {
+                'auth_url': self.identity_url,
+                'auth_type': 'password',
+                'username': keystone.NOVA_USER,
+                'password': self.keystone.passwords[keystone.NOVA_USER],
+                'user_domain_name': 'Default',
+                'system_scope': 'all',
+                'endpoint_service_type': 'compute',
+                'endpoint_region_name': keystone.REGION,
             },
             'oslo_concurrency': {
                 'lock_path': self.path('locks'),
@@ -272,11 +300,25 @@ def paste_sections(text):
     return {name: dict(parser[name]) for name in parser.sections()}
 
 
+def write_private(path, text):
+    """Write a file that holds a password, readable by its owner only.
+
+    It is created with that mode, so no other user can open it even for
+    a moment; a file already there is replaced, not rewritten, since
+    rewriting would keep its mode.
+    """
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'w') as out:
+        out.write(text)
+
+
 def _write(path, text, secret=False):
     if secret:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w') as out:
-            out.write(text)
+        write_private(path, text)
         return
     with open(path, 'w') as out:
         out.write(text)

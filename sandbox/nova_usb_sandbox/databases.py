@@ -12,10 +12,11 @@
 
 """The sandbox's Nova databases: made and removed as a deployment does.
 
-Nova's API database, cell0 and cell1, as SQLite files in the state
-directory or as new databases on a MySQL server (nova_usb_sandbox.mysql),
-with Nova's own migrations and ``nova-manage cell_v2`` commands (the same
-code).
+Nova's API database, cell0 and cell1, and nova-usb's own database (the
+grants nova-api keeps), as SQLite files in the state directory or as new
+databases on a MySQL server (nova_usb_sandbox.mysql), with Nova's own
+migrations and ``nova-manage cell_v2`` commands, and nova-usb's migrations
+as ``nova-usb-manage db sync`` runs them (the same code).
 """
 
 import contextlib
@@ -52,6 +53,16 @@ def create(settings, mysql, harness):
                 database_connection=settings.connection('nova_cell1'),
                 verbose=True) != 0:
             raise Unusable('nova-manage cell_v2 create_cell failed')
+    _usb_database()
+
+
+def _usb_database():
+    """nova-usb's schema, in [usb_database] (``nova-usb-manage db sync``)."""
+    from nova_usb.db import migration as usb_migration
+    try:
+        usb_migration.db_sync()
+    except Exception as error:
+        raise Unusable('nova-usb-manage db sync failed: %s' % error)
 
 
 def _sqlite_databases(settings, harness):
@@ -59,7 +70,7 @@ def _sqlite_databases(settings, harness):
     from nova.db import migration
     from nova.tests import fixtures as nova_fixtures
 
-    for name in ('nova_api', 'nova_cell0', 'nova_cell1'):
+    for name in ('nova_api', 'nova_cell0', 'nova_cell1', 'nova_usb'):
         # Write-ahead logging: readers never wait for the writer.
         with contextlib.closing(sqlite3.connect(
                 settings.path(name + '.sqlite'))) as conn:
@@ -102,7 +113,10 @@ def drop(mysql):
     from nova import context as nova_context
     from nova.db.api import api as api_db_api
     from nova.db.main import api as main_db_api
+    from nova_usb.db import api as usb_db_api
     managers = [api_db_api.context_manager, main_db_api.context_manager]
+    if usb_db_api.context_manager.is_started:
+        managers.append(usb_db_api.context_manager)
     managers += [cell[0] for cell in nova_context.CELL_CACHE.values()]
     for manager in managers:
         try:

@@ -24,11 +24,16 @@ The recorded host: an xHCI root hub; a hub on port 1 with two identical
 YubiKeys behind it, told apart only by their serial numbers; a licence
 dongle without a serial number on port 2; a keyboard on port 3. The demo's
 [usb] device_spec selects the YubiKeys and the dongle; the keyboard stays
-unassignable ("not matched by [usb] device_spec") and hubs always are.
+unassignable ("not matched by [usb] device_spec") and hubs always are. The
+rules grant the devices to no project, as an operator's rules would before
+deciding who gets them: once nova-api is up, the sandbox grants them to
+project ``demo`` through the API (nova_usb_sandbox.launcher).
 
 The demo also has a flavor, ``yubikey``, that asks placement for one
 YubiKey (``resources:CUSTOM_USB_1050_0407=1``): servers booted with it
-get one of the two keys each, and a third one finds no valid host.
+get one of the two keys each. A third one is over the project's quota of
+keys (``class:CUSTOM_USB_1050_0407``, two by default,
+nova_usb_sandbox.keystone); with a higher limit, it finds no valid host.
 """
 
 import os

@@ -20,9 +20,12 @@ It then runs in a process of its own (keystone and Nova each configure
 the process-wide oslo.config object; they cannot share a process), as a
 WSGI application on 127.0.0.1. Through keystone's own API the sandbox
 then adds the service user nova-api's auth_token middleware validates
-tokens with, the compute and image endpoints of the catalog, and the
-accounts it prints: ``admin``, and ``demo-member`` and ``demo-reader`` of
-project ``demo``, each with a password made for this run.
+tokens with, the compute and image endpoints of the catalog, the accounts
+it prints: ``admin``, and ``demo-member`` and ``demo-reader`` of project
+``demo``, each with a password made for this run, and Nova's quotas as
+unified limits: the compute service's registered limits
+(``REGISTERED_LIMITS``), which nova-api reads as the ``nova`` user with
+the reader role on the system, as Nova's unified limits guide sets it up.
 
 All of it runs in a thread while Nova starts (``start()``); ``wait()``
 returns once keystone answers and the accounts exist.
@@ -60,6 +63,28 @@ ACCOUNTS = {
     'demo-member': (DEMO_PROJECT, ('member',)),
     'demo-reader': (DEMO_PROJECT, ('reader',)),
 }
+# Every project's default quotas (keystone registered limits of the
+# compute service), resource: limit. Servers, CPUs, memory and disk: more
+# than one sandbox host holds, so that no one meets them. Key pairs,
+# metadata, server groups and injected files: the defaults of Nova's legacy
+# quotas (without a registered limit, Nova's quota API and the dashboard
+# show them as 0). The YubiKeys of the demo recording: two a project, the
+# quota an admin changes per project with "openstack limit create".
+USB_KEY_RESOURCE = 'class:CUSTOM_USB_1050_0407'
+REGISTERED_LIMITS = {
+    'servers': 1000,
+    'class:VCPU': 1000,
+    'class:MEMORY_MB': 1024 * 1024,
+    'class:DISK_GB': 10000,
+    'server_metadata_items': 128,
+    'server_injected_files': 5,
+    'server_injected_file_content_bytes': 10240,
+    'server_injected_file_path_bytes': 255,
+    'server_key_pairs': 100,
+    'server_groups': 10,
+    'server_group_members': 10,
+    USB_KEY_RESOURCE: 2,
+}
 
 KEYSTONE_CONF = """\
 [DEFAULT]
@@ -86,6 +111,13 @@ key_repository = %(state_dir)s/keystone-fernet-keys
 
 [credential]
 key_repository = %(state_dir)s/keystone-credential-keys
+
+[cache]
+# In this process's memory, as oslo.cache advises for a single server:
+# nova-api asks keystone a dozen questions at each quota check (Nova's
+# unified limits, through oslo.limit), each with nova's token to validate.
+enabled = true
+backend = dogpile.cache.memory
 """
 
 
@@ -129,6 +161,7 @@ class Keystone(object):
         self.conf = os.path.join(state_dir, 'keystone.conf')
         self.log_file = os.path.join(state_dir, 'keystone.log')
         self.process = None
+        self.project_ids = {}           # name: id, once deployed
         self._thread = None
         self._error = None
         self._stopping = False
@@ -174,18 +207,22 @@ class Keystone(object):
             ('credential_setup', '--keystone-user', user,
              '--keystone-group', group)])
         self._serve()
+        # The admin's password in the environment, which only this user
+        # can read: a command line is in every user's ps.
         self._manage([
             ('bootstrap',
-             # "=": a password made by token_urlsafe may begin with "-".
-             '--bootstrap-password=' + self.passwords[ADMIN],
              '--bootstrap-admin-url', self.url,
              '--bootstrap-internal-url', self.url,
              '--bootstrap-public-url', self.url,
-             '--bootstrap-region-id', REGION)])
+             '--bootstrap-region-id', REGION)],
+            env={'OS_BOOTSTRAP_PASSWORD': self.passwords[ADMIN]})
         self._wait_answers()
 
-    def _manage(self, commands):
-        """Run keystone-manage commands side by side; all must succeed."""
+    def _manage(self, commands, env=None):
+        """Run keystone-manage commands side by side; all must succeed.
+
+        ``env``: variables added to their environment.
+        """
         manage = os.path.join(os.path.dirname(sys.executable),
                               'keystone-manage')
         running = []
@@ -194,7 +231,8 @@ class Keystone(object):
                 running.append((args[0], subprocess.Popen(
                     [manage, '--config-file', self.conf] + list(args),
                     stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT)))
+                    stderr=subprocess.STDOUT,
+                    env=dict(os.environ, **(env or {})))))
         for name, process in running:
             if process.wait() != 0:
                 raise RuntimeError('keystone-manage %s exited with %d'
@@ -258,23 +296,33 @@ class Keystone(object):
                     for name in (SERVICE_PROJECT, DEMO_PROJECT)}
         members = dict(ACCOUNTS)
         members[NOVA_USER] = (SERVICE_PROJECT, ('admin', 'service'))
+        user_ids = {}
         for name, (project, user_roles) in members.items():
-            user_id = create('user', {
+            user_ids[name] = create('user', {
                 'name': name, 'password': self.passwords[name],
                 'domain_id': 'default',
                 'default_project_id': projects[project]})
             for role in user_roles:
                 call('PUT', '/projects/%s/users/%s/roles/%s' % (
-                    projects[project], user_id, roles[role]))
+                    projects[project], user_ids[name], roles[role]))
+        # oslo.limit reads limits with a system-scoped token of nova's.
+        call('PUT', '/system/users/%s/roles/%s' % (
+            user_ids[NOVA_USER], roles['reader']))
+        service_ids = {}
         for service_type, name, url in (
                 ('compute', 'nova', self.compute_url),
                 ('image', 'glance', self.image_url)):
-            service_id = create('service', {'type': service_type,
-                                            'name': name})
+            service_ids[service_type] = create('service', {
+                'type': service_type, 'name': name})
             for interface in ('public', 'internal', 'admin'):
-                create('endpoint', {'service_id': service_id,
+                create('endpoint', {'service_id': service_ids[service_type],
                                     'interface': interface, 'url': url,
                                     'region_id': REGION})
+        call('POST', '/registered_limits', {'registered_limits': [
+            {'service_id': service_ids['compute'], 'region_id': REGION,
+             'resource_name': resource, 'default_limit': limit}
+            for resource, limit in REGISTERED_LIMITS.items()]})
+        self.project_ids = projects
 
     # Stop
 

@@ -16,9 +16,10 @@
 What runs, in start order:
 
 * the databases, SQLite files or on a MySQL server (``--database``), as
-  nova_usb_sandbox.databases makes them;
+  nova_usb_sandbox.databases makes them, nova-usb's own among them;
 * keystone, deployed into the state directory and run as a process of
-  its own while the rest starts (nova_usb_sandbox.keystone);
+  its own while the rest starts (nova_usb_sandbox.keystone), with Nova's
+  quotas as its unified limits;
 * placement (the openstack-placement WSGI application, on its own
   noauth2);
 * the embedded stand-ins Nova needs and the sandbox has no room for: an
@@ -34,7 +35,10 @@ What runs, in start order:
 * nova-api: nova-usb's api-paste.ini (keystonemiddleware's auth_token,
   then Nova's pipeline with nova-usb's router), once keystone is ready,
   served over HTTP on 127.0.0.1 with placement and the image service
-  (nova_usb_sandbox.web).
+  (nova_usb_sandbox.web);
+* with ``--demo-devices`` and the demo's own [usb] device_spec rules,
+  which grant the devices to no project: the devices the rules select
+  granted to project ``demo`` through nova-usb's API, as an admin does.
 
 Everything started is stopped by ``stop()``, in reverse order, whatever
 failed on the way.
@@ -146,6 +150,8 @@ class Facts(object):
         self.keystone_version = None
         self.start_seconds = None
         self.dashboard_url = None       # Horizon, with --dashboard
+        self.granted_project = None     # (name, id) the demo devices are
+        self.granted = []               # granted to; (id, what) of each
 
 
 class Sandbox(object):
@@ -233,6 +239,11 @@ class Sandbox(object):
         self._wait_keystone()
         progress('keystone ready: %s' % self.keystone.url)
         self._api()
+        if self.demo_devices and not self.device_spec:
+            self._grant_demo_devices()
+            name, project_id = self.facts.granted_project
+            progress('granted the %d demo USB devices to project %s (%s)'
+                     % (len(self.facts.granted), name, project_id))
         if self.dashboard is not None:
             self._network_stand_in()
             self._wait_dashboard()
@@ -459,10 +470,40 @@ class Sandbox(object):
         self.web.mount('/compute',
                        api_wsgi.Loader().load_app('osapi_compute'))
 
+    def _grant_demo_devices(self):
+        """The devices the demo's rules select, to project ``demo``.
+
+        The rules grant them to no project (devices a rule grants to none
+        are for admins), so the demo project's members have them from a
+        grant an admin makes through nova-usb's API, over HTTP, with the
+        product's client: the host's devices, then one PUT
+        /os-usb-devices/{id}/grants/{project} each. Those grants are what
+        ``openstack usb device grant list`` shows and an admin removes.
+        """
+        from nova_usb.client import api as usb_api
+        from nova_usb_sandbox import keystone
+        client = usb_api.Client(self.keystone.session(),
+                                region_name=keystone.REGION)
+        project_id = self.keystone.project_ids[keystone.DEMO_PROJECT]
+        self.facts.granted_project = (keystone.DEMO_PROJECT, project_id)
+        try:
+            for device in client.list_host_devices(self.host):
+                if device['assignable']:
+                    client.grant_device(device['id'], project_id)
+                    self.facts.granted.append((device['id'], ' '.join(
+                        str(part) for part in (
+                            device['vendor_name'], device['product_name'],
+                            device['serial']) if part)))
+        except usb_api.ApiError as error:
+            raise StartError('the demo USB devices could not be granted '
+                             'to project %s: %s' % (keystone.DEMO_PROJECT,
+                                                    error))
+
     def _write_clouds_yaml(self):
+        """clouds.yaml holds the admin's password: for this user only."""
         from nova_usb_sandbox import report
-        with open(self.settings.path('clouds.yaml'), 'w') as out:
-            out.write(report.clouds_yaml(self.settings))
+        sandbox_config.write_private(self.settings.path('clouds.yaml'),
+                                     report.clouds_yaml(self.settings))
 
     # Stop
 

@@ -18,12 +18,13 @@ files in its state directory. Given a server's URL instead,
 
     mysql+pymysql://USER:PASSWORD@HOST/NAME
 
-it creates four new databases there, ``NAME_api``, ``NAME_cell0``,
-``NAME_cell1`` and ``NAME_placement`` (NAME defaults to
-``nova_usb_sandbox``), refuses to start when one of them already exists
-(it never takes over someone's data), lets Nova's and placement's own
-migrations make their schemas, and drops them when it stops, unless its
-state is kept (``--state-dir``). Nova then runs as on a deployment's
+it creates five new databases there, ``NAME_api``, ``NAME_cell0``,
+``NAME_cell1``, ``NAME_placement`` and ``NAME_usb`` (nova-usb's own, for
+the grants nova-api keeps; NAME defaults to ``nova_usb_sandbox``), refuses
+to start when one of them already exists (it never takes over someone's
+data), lets Nova's, placement's and nova-usb's own migrations make their
+schemas, and drops them when it stops, unless its state is kept
+(``--state-dir``). Nova then runs as on a deployment's
 database: many writers at once, with the server's own locking.
 """
 
@@ -37,6 +38,7 @@ SUFFIXES = {
     'nova_cell0': 'cell0',
     'nova_cell1': 'cell1',
     'placement': 'placement',
+    'nova_usb': 'usb',
 }
 _NAME = re.compile(r'^[A-Za-z0-9_]{1,48}$')
 CONNECT_TIMEOUT = 10
@@ -109,7 +111,7 @@ class Server(object):
                 self.shown(), getattr(error, 'orig', error)))
 
     def create(self):
-        """Create the four databases; refuse if one of them exists."""
+        """Create the databases; refuse if one of them exists."""
         import sqlalchemy
         with self._connect() as conn:
             existing = sorted(set(conn.execute(sqlalchemy.text(

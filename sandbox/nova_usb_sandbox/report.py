@@ -76,6 +76,8 @@ def parts(facts):
         ('messaging', 'REAL', 'oslo.messaging, in-process driver'),
         ('keystone', 'REAL', 'keystone %s, fernet tokens, in its own '
          'process' % facts.keystone_version),
+        ('quotas', 'REAL', 'Nova\'s unified limits in keystone, usage '
+         'counted by placement'),
     ]
     if facts.hypervisor == 'libvirt':
         rows.append(('hypervisor', 'REAL', 'libvirtd (%s) and QEMU (%s): '
@@ -104,6 +106,43 @@ def parts(facts):
         rows.insert(-1, ('network API', 'STAND-IN', 'empty and read-only, '
                          'for the dashboard\'s pages'))
     return rows
+
+
+def grants_and_quotas(facts):
+    """Which project has the demo devices, and the quota of YubiKeys."""
+    lines = []
+    if facts.granted_project:
+        name, project_id = facts.granted_project
+        lines += [
+            '',
+            'USB devices granted to project %s (%s) at start, as an admin '
+            'grants them:' % (name, project_id),
+            '',
+        ]
+        lines += ['  %s  %s' % (device_id, what)
+                  for device_id, what in facts.granted]
+        lines += [
+            '',
+            'Its members see and attach them (openstack server usb '
+            'available SERVER);',
+            'other projects see none. As admin:',
+            '',
+            '  openstack usb device grant list DEVICE_ID',
+            '  openstack usb device grant remove DEVICE_ID %s' % project_id,
+        ]
+    lines += [
+        '',
+        'Quotas are keystone\'s unified limits: a project may hold %d '
+        'YubiKeys (%s);' % (
+            keystone.REGISTERED_LIMITS[keystone.USB_KEY_RESOURCE],
+            keystone.USB_KEY_RESOURCE),
+        'another limit for one project, as admin:',
+        '',
+        '  openstack limit create --service nova --region %s --project demo '
+        '\\' % keystone.REGION,
+        '      --resource-limit 1 %s' % keystone.USB_KEY_RESOURCE,
+    ]
+    return lines
 
 
 def banner(settings, facts):
@@ -165,6 +204,7 @@ def banner(settings, facts):
         lines.append('  %-12s %-8s %s   password %s' % (
             user, project, ', '.join(roles),
             settings.keystone.passwords[user]))
+    lines += grants_and_quotas(facts)
     if facts.dashboard_url:
         lines += [
             '',

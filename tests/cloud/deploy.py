@@ -48,7 +48,7 @@ BIN = os.path.dirname(sys.executable)
 API_PASTE = os.path.join(TOP, 'etc', 'nova', 'api-paste.ini')
 # The same rule on every compute node, as an operator writes it: QEMU's
 # emulated USB sticks (the nested USB host's devices).
-DEVICE_SPEC = '{"vendor_id": "46f4"}'
+DEVICE_SPEC = '{"vendor_id": "46f4", "projects": "*"}'
 DATABASES = {'keystone': ['keystone'], 'glance': ['glance'],
              'placement': ['placement'],
              'nova': ['nova_api', 'nova_cell0', 'nova']}

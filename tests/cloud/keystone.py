@@ -61,11 +61,11 @@ class Keystone(object):
     def url(self):
         return 'http://127.0.0.1:%d/v3' % self.port
 
-    def _manage(self, *args):
+    def _manage(self, *args, env=None):
         processes.run(
             [os.path.join(self.bin_dir, 'keystone-manage'),
              '--config-file', self.conf] + list(args),
-            os.path.join(self.log_dir, 'keystone-manage.log'))
+            os.path.join(self.log_dir, 'keystone-manage.log'), env=env)
 
     def deploy(self):
         """Configure, create the schema and keys, bootstrap; then serve."""
@@ -78,12 +78,14 @@ class Keystone(object):
                      '--keystone-group', 'root')
         self._manage('credential_setup', '--keystone-user', 'root',
                      '--keystone-group', 'root')
+        # The password in the environment, not on the command line (which
+        # every user's ps shows, and run() logs).
         self._manage('bootstrap',
-                     '--bootstrap-password', self.admin_password,
                      '--bootstrap-admin-url', self.url,
                      '--bootstrap-internal-url', self.url,
                      '--bootstrap-public-url', self.url,
-                     '--bootstrap-region-id', REGION)
+                     '--bootstrap-region-id', REGION,
+                     env={'OS_BOOTSTRAP_PASSWORD': self.admin_password})
         self.start()
 
     def start(self):

@@ -19,7 +19,8 @@ dashboard: the member attaches a device to a running server and detaches
 it; adds and removes a controller of a stopped server, attaches a device
 to it and starts it; sees nova-usb's own message when a device was taken
 meanwhile by another server; the reader sees no attach action; the admin
-sees the host's devices with the reasons. Every page is saved as a PNG
+sees the host's devices with the reasons, and a device's grants, grants it
+to a project and removes the grant. Every page is saved as a PNG
 into .tox/dashboard/screenshots/; the docs' screenshots are refreshed with
 ``--screenshots doc/source/user/dashboard``.
 
@@ -129,6 +130,11 @@ class Cloud(object):
         self.nova.servers.stop(server.id)
         return self.wait_status(server.id, 'SHUTOFF')
 
+    def host_devices(self):
+        """The compute host's name and its devices (as an admin)."""
+        host = self.nova.services.list(binary='nova-compute')[0].host
+        return host, self.usb.list_host_devices(host)
+
     def available(self, server, vendor_id):
         return [d for d in self.usb.list_available_devices(server.id)
                 if d['vendor_id'] == vendor_id]
@@ -225,6 +231,19 @@ class Browser(object):
 
     def modal_submit(self):
         self.element('.modal-footer [type=submit]').click()
+
+    def option_value(self, select_id, label):
+        """The value of the option of a select shown as ``label``."""
+        return self.driver.execute_script(
+            'var label = arguments[1];'
+            'var found = Array.prototype.filter.call('
+            '    document.getElementById(arguments[0]).options,'
+            '    function (o) { return o.text.trim() === label; });'
+            'return found.length ? found[0].value : null;', select_id, label)
+
+    def confirm(self):
+        """Confirms in Horizon's confirmation dialog of a table action."""
+        self.element('.modal-footer .btn-danger').click()
 
     def choose(self, select_id, value):
         """Picks an option of a Horizon (themable) select."""
@@ -363,6 +382,85 @@ class Scenarios(object):
                 raise Failure('the reader is offered %s' % action)
         if 'USB Devices' not in b.text():
             raise Failure('the reader does not see the USB Devices tab')
+
+    def test_admin_grants_device_to_project(self):
+        """A device's grants; a grant to the service project (which has
+        no servers, so that nothing else changes), then its removal. A
+        sandbox whose nova-api keeps no grants refuses the grant: the form
+        must then show nova-usb's own message.
+        """
+        b = self.browser
+        host, devices = self.admin.host_devices()
+        device = [d for d in devices if d['vendor_id'] == YUBICO and
+                  d['assignable'] and d.get('use') != 'flavor'][-1]
+        listed = self.admin.usb.list_device_grants(device['id'])
+        self.login('admin')
+        b.open('/admin/usb_devices/')
+        b.element('[id="host_usb_devices__row_%s/%s__action_grants"]'
+                  % (host, device['id'])).click()
+        b.element('#device_grants')
+        for grant in listed:
+            row = '[id="device_grants__row__%s/%s"]' % (
+                grant['source'], grant['project_id'])
+            if grant['source'] == 'device_spec':
+                if 'from [usb] device_spec' not in b.text_of(row):
+                    raise Failure('%s does not read "from [usb] '
+                                  'device_spec": %r' % (row, b.text_of(row)))
+                if b.elements(row + ' button'):
+                    raise Failure('a device_spec grant may be removed')
+            else:
+                b.element(row)
+        b.element('#device_grants__action_add').click()
+        b.element('#add_usb_device_grant_form')
+        project_id = b.option_value('id_project', 'service')
+        if not project_id:
+            raise Failure('the project "service" is not offered')
+        if any(g['project_id'] == project_id for g in listed):
+            raise Failure('the service project has a grant already')
+        b.choose('id_project', project_id)
+        b.screenshot('12-grant-usb-device-form')
+        b.modal_submit()
+        refusal = '#add_usb_device_grant_form .alert-danger'
+
+        def answered(driver):
+            from selenium.common import exceptions
+            try:
+                return (b.elements(refusal) or
+                        'Granted USB device' in b.text())
+            except exceptions.StaleElementReferenceException:
+                return False
+        b.wait(answered, 'the grant or its refusal')
+        if b.elements(refusal):
+            shown = b.text_of(refusal)
+            try:
+                self.admin.usb.grant_device(device['id'], project_id)
+            except Exception as error:
+                expected = getattr(error, 'message', str(error))
+            else:
+                self.admin.usb.revoke_device_grant(device['id'], project_id)
+                raise Failure('the form refused (%r), nova-usb grants'
+                              % shown)
+            if expected not in shown:
+                raise Failure('the form shows %r, nova-usb says %r'
+                              % (shown, expected))
+            b.screenshot('13-grant-refused')
+            return
+        row = '[id="device_grants__row__grant/%s"]' % project_id
+        if 'service' not in b.text_of(row):
+            raise Failure('the new grant reads %r' % b.text_of(row))
+        if {'project_id': project_id, 'source': 'grant'} not in (
+                self.admin.usb.list_device_grants(device['id'])):
+            raise Failure('nova-usb does not list the new grant')
+        b.screenshot('13-usb-device-grants')
+        b.element('[id="device_grants__row_grant/%s__action_delete"]'
+                  % project_id).click()
+        b.confirm()
+        b.wait_text('Removed Grant')
+        if any(g['project_id'] == project_id for g in
+               self.admin.usb.list_device_grants(device['id'])):
+            raise Failure('the grant is still there after remove')
+        if b.elements(row):
+            raise Failure('the removed grant is still in the table')
 
     def test_admin_sees_host_devices_with_reasons(self):
         b = self.browser

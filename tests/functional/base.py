@@ -87,9 +87,12 @@ class UsbServersTestBase(libvirt_base.ServersTestBase):
         self.usb_host = self.make_usb_host()
         self.testbed = self.useFixture(umockdev_testbed.Testbed())
         self.testbed.add_from_string(self.usb_host.recording())
-        self.flags(device_spec=['{"vendor_id": "%s"}' % YUBICO,
-                                '{"vendor_id": "%s"}' % LICENCE_VENDOR],
-                   group='usb')
+        # Granted to every project: the tests attach as a member of the
+        # harness's project (tests/functional/test_grants.py: grants).
+        self.flags(device_spec=[
+            '{"vendor_id": "%s", "projects": "*"}' % YUBICO,
+            '{"vendor_id": "%s", "projects": "*"}' % LICENCE_VENDOR],
+            group='usb')
         # fakelibvirt sends no device-removed events: Nova then checks the
         # domain after this timeout.
         self.flags(device_detach_timeout=1, device_detach_attempts=1,

@@ -19,6 +19,7 @@ from nova.virt import driver as virt_driver
 
 import nova.conf
 
+from nova_usb.db import requests as usb_requests
 from nova_usb import exception
 from nova_usb.virt import driver as usb_driver
 from nova_usb.virt import guest as usb_guest
@@ -293,8 +294,9 @@ class AttachErrorsTestCase(UsbTestBase):
         # know of (started by hand).
         other = self._create_server(networks='none')
         self.attach(other, self.key1)
-        self.computes['compute1'].driver.usb.claims.release(
-            self.key1, other['id'])
+        usb = self.computes['compute1'].driver.usb
+        usb.claims.release(self.key1, other['id'])
+        usb.providers.free(self.ctxt, self.key1, other['id'])
         self.assertAttachFails(exception.UsbHostRefused, self.key1,
                                'is in use by driver QEMU')
 
@@ -466,3 +468,91 @@ class MissingDeviceTestCase(Hotplug, UsbTestBase):
         self.attach(server, late_id)
         self.assertEqual(('0x1050', '0x0407', '1', '20'), hostdevs(
             self.live_xml(server))[usb_guest.device_alias(late_id)][:4])
+
+
+class ChangedDeviceTestCase(Hotplug, UsbTestBase):
+    """A device that comes back under the id of a server's device, but with
+    other interfaces (a cloned descriptor that adds a keyboard to a
+    token), is not given back: not live, not when Nova writes the domain.
+    """
+
+    CHANGED = 'changed since attach: other interfaces'
+
+    def replug_as(self, interfaces, devnum):
+        key = self.unplug('1-1.1')
+        self.plug(dataclasses.replace(key, interfaces=interfaces),
+                  devnum=devnum)
+
+    def listed(self, server):
+        return {d['id']: (d['status'], d['reason']) for d in
+                self.usb_api.list_server_devices(self.ctxt,
+                                                 self.instance(server))}
+
+    def test_attach_records_the_interfaces(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        self.assertEqual(('03', '0b'),
+                         self.requests(server).devices[0].interface_classes)
+
+    def test_back_with_a_keyboard_is_not_given_back(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        before = self.snapshot(server)
+
+        self.replug_as(('03', '08', '0b'), devnum=33)
+        message = ('USB device %s is back on the host but is %s'
+                   % (self.key1, self.CHANGED))
+        self.wait_for(lambda: message in self.stdlog.logger.output,
+                      'the give-back refused')
+        # The guest keeps the stale device; requests and claim unchanged.
+        self.assertEqual(before, self.snapshot(server))
+        self.assertEqual(
+            {self.key1: ('missing', '%s (classes 03 0b at attach, 03 08 0b '
+                         'now); detach and attach it again if it is the '
+                         'same device' % self.CHANGED)},
+            self.listed(server))
+
+        # The operator, who looked at it, takes it as it is now.
+        self.detach(server, self.key1)
+        self.attach(server, self.key1)
+        self.assertEqual(('0x1050', '0x0407', '1', '33'), hostdevs(
+            self.live_xml(server))[usb_guest.device_alias(self.key1)][:4])
+        self.assertEqual(('03', '08', '0b'),
+                         self.requests(server).devices[0].interface_classes)
+        self.assertEqual({self.key1: ('attached', None)},
+                         self.listed(server))
+
+    def test_left_out_when_nova_writes_the_domain(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        server = self._stop_server(server)
+        self.replug_as(('03', '08', '0b'), devnum=34)
+
+        server = self._start_server(server)
+        self.assertEqual({}, hostdevs(self.live_xml(server)))
+        self.assertIn('USB device %s requested by the server is %s'
+                      % (self.key1, self.CHANGED), self.stdlog.logger.output)
+        self.assertEqual('missing', self.listed(server)[self.key1][0])
+
+    def test_request_stored_before_the_record_is_given_back(self):
+        server = self._create_server(networks='none')
+        self.attach(server, self.key1)
+        instance = self.instance(server)
+        stored = usb_requests.load(instance.system_metadata)
+        system_metadata = dict(instance.system_metadata)
+        usb_requests.store(system_metadata, dataclasses.replace(
+            stored, devices=tuple(
+                dataclasses.replace(r, interface_classes=None)
+                for r in stored.devices)))
+        instance.system_metadata = system_metadata
+        instance.save()
+        alias = usb_guest.device_alias(self.key1)
+
+        self.replug_as(('03', '08', '0b'), devnum=35)
+        self.wait_for(
+            lambda: hostdevs(self.live_xml(server)).get(alias, ())[3:4] ==
+            ('35',), 'the device is given back, unchecked')
+        self.assertIn('USB device %s is given to the server without '
+                      'checking its interfaces' % self.key1,
+                      self.stdlog.logger.output)
+        self.assertIsNone(self.requests(server).devices[0].interface_classes)

@@ -16,6 +16,7 @@ back: each keeps its devices or releases them explicitly.
 
 from unittest import mock
 
+from nova.cmd import manage as nova_manage
 from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_usb.virt import guest as usb_guest
@@ -42,10 +43,24 @@ class MovesTestCase(helpers.UsbTestBase):
         self.server = self._create_server(networks='none', host='compute1')
         self.attach(self.server, self.key1)
 
+    def allocated(self, server):
+        """Resource providers of the server's allocation in placement."""
+        return set(self.placement.get(
+            '/allocations/%s' % server['id'], version='1.28').body[
+            'allocations'])
+
+    def consumers(self, device_id):
+        return set(self.placement.get(
+            '/resource_providers/%s/allocations' % device_id,
+            version='1.28').body['allocations'])
+
     def assertHeld(self, server, host='compute1'):
         """The server has the key: requested, claimed by it on compute1,
-        live and persistent in its domain there.
+        live and persistent in its domain there, and counted in its
+        allocation in placement (nothing else's).
         """
+        self.assertIn(self.key1, self.allocated(server))
+        self.assertEqual({server['id']}, self.consumers(self.key1))
         self.assertEqual('compute1', server['OS-EXT-SRV-ATTR:host'])
         self.assertEqual({self.key1: 'attached'}, self.server_devices(server))
         self.assertEqual(server['id'],
@@ -62,9 +77,37 @@ class MovesTestCase(helpers.UsbTestBase):
         with _NO_DISK_COPY:
             self._resize_server(self.server, flavor)
         server = self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+        # Nova gave the old allocation to the migration; the device came
+        # back to the server's new one.
         self.assertHeld(server)
         server = self._revert_resize(server)
         self.assertHeld(server)
+
+    def test_resize_on_the_same_host_then_confirm(self):
+        self.flags(allow_resize_to_same_host=True)
+        flavor = next(f['id'] for f in self.api.get_flavors()
+                      if f['name'] != self.server['flavor']['original_name']
+                      and f['ram'] >= 512 and f['disk'] >= 1)
+        with _NO_DISK_COPY:
+            self._resize_server(self.server, flavor)
+        server = self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+        self._confirm_resize(server)
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        # The migration's allocation is gone; the device is still counted.
+        self.assertHeld(server)
+
+    def test_heal_allocations_force_then_restart(self):
+        """nova-manage placement heal_allocations --force rebuilds the
+        allocation from the flavor; nova-compute's next start puts the
+        device back.
+        """
+        self.assertHeld(self.server)
+        result = nova_manage.PlacementCommands().heal_allocations(
+            instance_uuid=self.server['id'], force=True)
+        self.assertIn(result, (0, 4))
+        self.assertNotIn(self.key1, self.allocated(self.server))
+        self.restart_compute_service('compute1')
+        self.assertHeld(self.server)
 
     def test_cold_migration_reverted_comes_back_with_the_device(self):
         self.start_compute('compute2')
@@ -76,6 +119,9 @@ class MovesTestCase(helpers.UsbTestBase):
         # Until the move is confirmed, compute1 keeps the device for it.
         self.assertEqual(server['id'],
                          self.host_device(self.key1)['server_id'])
+        # The device is in the migration's allocation on compute1 meanwhile.
+        self.assertEqual(1, len(self.consumers(self.key1)))
+        self.assertNotIn(self.key1, self.allocated(server))
         with _NO_DISK_COPY:
             server = self._revert_resize(server)
         self.assertHeld(server)
@@ -101,8 +147,10 @@ class MovesTestCase(helpers.UsbTestBase):
         self.start_compute('compute2')
         self.flags(shelved_offload_time=0)
         server = self._shelve_server(self.server)
-        # Offloaded: compute1 released it explicitly; the request stays.
+        # Offloaded: compute1 released it explicitly, Nova deleted the
+        # allocation; the request stays.
         self.assertIsNone(self.host_device(self.key1)['server_id'])
+        self.assertEqual(set(), self.consumers(self.key1))
         self.assertEqual([self.key1],
                          [r.id for r in self.requests(server).devices])
         self.api.post_server_action(
@@ -115,3 +163,12 @@ class MovesTestCase(helpers.UsbTestBase):
         self.assertEqual({}, usb_guest.hostdevs_in(
             self.live_xml(server, host='compute2'))[0])
         self.assertIsNone(self.host_device(self.key1)['server_id'])
+        self.assertEqual(set(), self.consumers(self.key1))
+
+    def test_shelve_then_unshelve_onto_its_host_counts_it_again(self):
+        self.flags(shelved_offload_time=0)
+        server = self._shelve_server(self.server)
+        self.assertEqual(set(), self.consumers(self.key1))
+        self.api.post_server_action(server['id'], {'unshelve': None})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertHeld(server)

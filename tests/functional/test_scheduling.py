@@ -38,10 +38,10 @@ KEY_RC = 'CUSTOM_USB_1050_0407'
 DONGLE_RC = 'CUSTOM_LICENCE_DONGLE'
 DONGLE_TRAIT = 'CUSTOM_SENTINEL_HL'
 SPECS = {
-    'compute1': ['{"vendor_id": "1050"}'],
-    'compute2': ['{"serial": "YK0001"}',
+    'compute1': ['{"vendor_id": "1050", "projects": "*"}'],
+    'compute2': ['{"serial": "YK0001", "projects": "*"}',
                  '{"vendor_id": "0529", "resource_class": "licence_dongle",'
-                 ' "traits": "sentinel_hl"}'],
+                 ' "traits": "sentinel_hl", "projects": "*"}'],
 }
 
 
@@ -273,7 +273,9 @@ class SchedulingTestCase(helpers.Hotplug, base.UsbServersTestBase):
         last, = self.c1_keys - {by_flavor}
         plain = self.boot(self.plain_flavor, host='compute1')
         self.attach(plain, last)
-        self.assertEqual((KEY_RC, 1, 0), self.providers('compute1')[last][:3])
+        # Used by the server's allocation, as a flavor device would be.
+        self.assertEqual((KEY_RC, 0, 1), self.providers('compute1')[last][:3])
+        self.assertEqual({last}, self.allocated_devices(plain))
         # compute2's key is still free: take it too.
         plain2 = self.boot(self.plain_flavor, host='compute2')
         self.attach(plain2, self.c2_key)
@@ -282,6 +284,7 @@ class SchedulingTestCase(helpers.Hotplug, base.UsbServersTestBase):
         self.assertEqual({last: False}, self.held(plain))
         self.detach(plain, last)
         self.assertEqual((KEY_RC, 0, 0), self.providers('compute1')[last][:3])
+        self.assertEqual(set(), self.allocated_devices(plain))
         server = self.boot(self.key_flavor)
         self.assertEqual(last,
                          self.assertHasAllocatedDevice(server, self.c1_keys))
@@ -306,11 +309,12 @@ class SchedulingTestCase(helpers.Hotplug, base.UsbServersTestBase):
         e = self.assertRaises(exception.UsbDeviceInUse, self.attach, plain,
                               other)
         self.assertIn(scheduled, e.format_message())
-        # Nothing changed: not requested, not claimed, not reserved.
+        # Nothing changed: not requested, not claimed, not allocated.
         self.assertEqual({}, self.held(plain))
         self.assertEqual({by_flavor: booted['id']}, self.claims('compute1'))
         self.assertEqual((KEY_RC, 0, 1),
                          self.providers('compute1')[other][:3])
+        self.assertEqual(set(), self.allocated_devices(plain))
 
     def test_a_device_the_flavor_gave_cannot_be_detached(self):
         server = self.boot(self.key_flavor, host='compute1')
@@ -329,14 +333,17 @@ class SchedulingTestCase(helpers.Hotplug, base.UsbServersTestBase):
         plain = self.boot(self.plain_flavor, host='compute1')
         self.attach(plain, by_api)
         before = self.providers('compute1')
-        self.assertEqual((1, 0), before[by_api][1:3])
+        self.assertEqual((0, 1), before[by_api][1:3])
         self.assertEqual((0, 1), before[by_flavor][1:3])
-        # Placement lost the reservation while nova-compute was down.
-        self.computes['compute1'].driver.usb.providers.unreserve(
-            self.ctxt, by_api)
-        self.assertEqual(0, self.providers('compute1')[by_api][1])
+        # The server's allocation lost the device while nova-compute was
+        # down (a crash between the allocation and the save, an
+        # operator's heal_allocations --force).
+        self.computes['compute1'].driver.usb.providers.free(
+            self.ctxt, by_api, plain['id'])
+        self.assertEqual(0, self.providers('compute1')[by_api][2])
         self.restart_usb_compute('compute1')
         self.assertEqual(before, self.providers('compute1'))
+        self.assertEqual({by_api}, self.allocated_devices(plain))
         self.assertEqual({by_flavor: booted['id'], by_api: plain['id']},
                          self.claims('compute1'))
         self.assertHasAllocatedDevice(booted, self.c1_keys)

@@ -92,7 +92,8 @@ class ManagerLibvirtTestCase(libvirtd.TestCase):
 
     def setUp(self):
         super().setUp()
-        CONF.set_override('device_spec', ['{}'], group='usb')
+        CONF.set_override('device_spec', ['{"all_devices": true}'],
+                          group='usb')
         self.addCleanup(CONF.clear_override, 'device_spec', group='usb')
         self.context = nova_context.get_admin_context()
         self.key = made_up_device('1-3', 9, 'YK-INTEGRATION-1')

@@ -75,7 +75,8 @@ MYSQL_USER = MYSQL_PASSWORD = 'openstack_citest'
 MYSQL_HOST = 'localhost'
 DB_NAME = 'nova_usb_load'
 DATABASES = tuple('%s_%s' % (DB_NAME, suffix)
-                  for suffix in ('api', 'cell0', 'cell1', 'placement'))
+                  for suffix in ('api', 'cell0', 'cell1', 'placement',
+                                 'usb'))
 DATABASE_URL = 'mysql+pymysql://%s:%s@%s/%s' % (
     MYSQL_USER, MYSQL_PASSWORD, MYSQL_HOST, DB_NAME)
 REQUESTS_KEY = 'usb_devices_requests'

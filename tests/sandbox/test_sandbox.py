@@ -17,11 +17,14 @@ The test starts ``nova-usb-sandbox --demo-devices`` as a subprocess, takes
 the environment block it prints, and drives the three use cases with the
 real ``openstack`` command (python-openstackclient with nova-usb's plugin)
 over HTTP: list the host's USB devices, attach one to a running server,
-attach one to a stopped server (effective when it starts), detach. Then it
-sends SIGINT, as Ctrl-C would, and checks that the sandbox and every
-process it started are gone and its temporary state removed. A second test
-does the same with real guests on a real libvirtd (which the sandbox
-starts itself when it does not run).
+attach one to a stopped server (effective when it starts), detach. Then
+the devices' projects: the demo project's member has the devices the
+sandbox granted it at start, an admin's grants and their removal (which
+takes a device back), and keystone's unified limits on the member's
+YubiKeys. Then it sends SIGINT, as Ctrl-C would, and checks that the
+sandbox and every process it started are gone and its temporary state
+removed. A second test does the same with real guests on a real libvirtd
+(which the sandbox starts itself when it does not run).
 
 Every wait is bounded, so a sandbox that hangs fails the test instead of
 hanging the suite.
@@ -44,6 +47,7 @@ COMMAND_TIMEOUT = 60
 STOP_TIMEOUT = 60
 HOST = 'sandbox'
 YUBICO, DONGLE_VENDOR, KEYBOARD_VENDOR = '1050', '0529', '046d'
+YUBIKEY_QUOTA = 'class:CUSTOM_USB_1050_0407'
 
 
 def descendants(pid):
@@ -125,10 +129,18 @@ class TestSandbox(testtools.TestCase):
                 result.stderr))
         return result
 
-    def openstack(self, *args):
+    def openstack(self, *args, env=None):
         """The real openstack command; JSON output parsed."""
-        result = self.run_cli(os.path.join(BIN, 'openstack'), *args)
+        result = self.run_cli(os.path.join(BIN, 'openstack'), *args,
+                              env=env)
         return json.loads(result.stdout) if '-f' in args else result.stdout
+
+    def refused(self, *args, env=None):
+        """The openstack command, which must fail; its stderr."""
+        result = self.run_cli(os.path.join(BIN, 'openstack'), *args,
+                              env=env, expect_ok=False)
+        self.assertNotEqual(0, result.returncode, result.stdout)
+        return result.stderr
 
     def wait_status(self, server, status, timeout=COMMAND_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -261,8 +273,66 @@ class TestSandbox(testtools.TestCase):
                               HOST)
         self.assertIn(key2['ID'], result.stdout)
 
+        # 5. The devices' projects and quotas.
+        self.openstack('server', 'usb', 'remove', 'stopped', key2['ID'])
+        self.grants_and_quota(key1['ID'], key2['ID'], dongle['ID'])
+
         # Ctrl-C: everything stops, nothing is left.
         self.ctrl_c()
+
+    def grants_and_quota(self, key1, key2, dongle):
+        """The demo devices are project demo's by the grants the sandbox
+        made at start, through the API; an admin's grant of an unknown
+        project is refused by keystone's word; a grant removed takes its
+        device back from the member's server; the member's YubiKeys are
+        capped by a limit in keystone.
+        """
+        granted = self.sandbox.find(
+            r'^\s+\.\.\. granted the (\d+) demo USB devices to project '
+            r'demo \((\w+)\)$')
+        self.assertIsNotNone(granted, 'no grant in the progress lines')
+        count, demo_id = granted
+        self.assertEqual('3', count)
+        grants = [{'Project ID': demo_id, 'Source': 'grant'}]
+        self.assertEqual(grants, self.openstack(
+            'usb', 'device', 'grant', 'list', key1, '-f', 'json'))
+        error = self.refused('usb', 'device', 'grant', 'add', key1,
+                             'no-such-project')
+        self.assertIn('Project ID no-such-project is not a valid project',
+                      error)
+        self.assertIn('HTTP 400', error)
+        self.assertEqual(grants, self.openstack(
+            'usb', 'device', 'grant', 'list', key1, '-f', 'json'))
+
+        # The member sees the granted devices, and only those.
+        member = self.as_user('demo-member')
+        self.openstack('server', 'create', '--flavor', 'tiny', '--image',
+                       'empty', '--nic', 'none', '--wait', 'member-vm',
+                       '-f', 'json', env=member)
+        available = self.openstack('server', 'usb', 'available',
+                                   'member-vm', '-f', 'json', env=member)
+        self.assertEqual({key1, key2, dongle},
+                         {d['ID'] for d in available})
+
+        # A limit of one YubiKey for project demo: the second is refused.
+        self.openstack('limit', 'create', '--service', 'nova', '--region',
+                       'RegionOne', '--project', 'demo', '--resource-limit',
+                       '1', YUBIKEY_QUOTA, '-f', 'json')
+        attached = self.openstack('server', 'usb', 'add', 'member-vm', key1,
+                                  '-f', 'json', env=member)
+        self.assertEqual('attached', attached['status'])
+        error = self.refused('server', 'usb', 'add', 'member-vm', key2,
+                             env=member)
+        self.assertIn('Quota exceeded for %s' % YUBIKEY_QUOTA, error)
+        self.assertIn('HTTP 403', error)
+
+        # The grant removed: the device leaves the member's server.
+        self.openstack('usb', 'device', 'grant', 'remove', key1, demo_id)
+        self.assertEqual([], self.openstack(
+            'server', 'usb', 'list', 'member-vm', '-f', 'json', env=member))
+        events = self.openstack('server', 'event', 'list', 'member-vm',
+                                '-f', 'json', env=member)
+        self.assertIn('usb_revoke', [e['Action'] for e in events])
 
     def test_real_guests_on_real_libvirt_then_ctrl_c(self):
         """Without recorded devices: Nova's driver on a real libvirtd.

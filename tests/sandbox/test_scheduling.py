@@ -12,8 +12,9 @@
 
 """The sandbox's demo flavor ``yubikey`` (resources:CUSTOM_USB_1050_0407=1)
 with the real ``openstack`` command: its two recorded YubiKeys go to two
-servers, a third server finds no valid host, and a delete frees a key for
-the next one.
+servers; a third server is over the project's quota of two keys (a
+registered limit in keystone) and, with the project's limit raised, finds
+no valid host; a delete frees a key for the next one.
 """
 
 import os
@@ -32,14 +33,18 @@ class FlavorWithADeviceTestCase(testtools.TestCase):
     openstack = sandbox_test.TestSandbox.openstack
     wait_status = sandbox_test.TestSandbox.wait_status
 
+    def create(self, name):
+        """openstack server create with the demo flavor, which may fail."""
+        return self.run_cli(os.path.join(sandbox_test.BIN, 'openstack'),
+                            'server', 'create', '--flavor', 'yubikey',
+                            '--image', 'empty', '--nic', 'none', '--wait',
+                            name, expect_ok=False)
+
     def boot(self, name):
         """Create a server with the demo flavor; its status when the build
         has ended (ACTIVE or ERROR).
         """
-        self.run_cli(os.path.join(sandbox_test.BIN, 'openstack'),
-                     'server', 'create', '--flavor', 'yubikey',
-                     '--image', 'empty', '--nic', 'none', '--wait', name,
-                     expect_ok=False)
+        self.create(name)
         return self.openstack('server', 'show', name, '-f', 'json')
 
     def key_of(self, name):
@@ -58,6 +63,14 @@ class FlavorWithADeviceTestCase(testtools.TestCase):
                          (first['status'], second['status']))
         held = {self.key_of('key1'), self.key_of('key2')}
         self.assertEqual(KEY_SERIALS, held)
+        # Nova's own quota check, on keystone's registered limit.
+        refused = self.create('key3')
+        self.assertNotEqual(0, refused.returncode)
+        self.assertIn('403', refused.stderr)
+        self.assertIn(sandbox_test.YUBIKEY_QUOTA, refused.stderr)
+        self.openstack('limit', 'create', '--service', 'nova', '--region',
+                       'RegionOne', '--project', 'admin', '--resource-limit',
+                       '3', sandbox_test.YUBIKEY_QUOTA, '-f', 'json')
         third = self.boot('key3')
         self.assertEqual('ERROR', third['status'])
         self.assertIn('No valid host', third['fault']['message'])

@@ -206,6 +206,35 @@ class TestApplyUevent(HotplugTestCase):
         self.assertEqual({'usb1': self.ports()['usb1'], '1-3': known_id},
                          self.ports())
 
+    def test_replug_with_other_interfaces_keeps_the_id_not_the_classes(self):
+        # A cloned descriptor (same vendor, product, serial) with a
+        # keyboard interface added: same id, so the manager must tell it
+        # apart by the classes the inventory reports.
+        device = token('1-2', 2)
+        self.inventory.apply_uevent('add', self.udev_device(
+            self.plug(device)))
+        known_id = self.ports()['1-2']
+        gone = self.udev_device(self.host.sys_path(device))
+        self.unplug(device)
+        self.inventory.apply_uevent('remove', gone)
+        clone = dataclasses.replace(device, devnum=3,
+                                    interfaces=('0b', '03', '08'))
+
+        change = self.inventory.apply_uevent('add', self.udev_device(
+            self.plug(clone)))
+
+        self.assertEqual((inventory.ADDED, known_id, ('03', '08', '0b')),
+                         (change.action, change.device.id,
+                          change.device.interface_classes))
+
+    def test_a_device_with_a_hub_interface_is_a_hub(self):
+        composite = dataclasses.replace(token('1-2', 2),
+                                        interfaces=('03', '09'))
+        change = self.inventory.apply_uevent('add', self.udev_device(
+            self.plug(composite)))
+        self.assertEqual(('00', True), (change.device.device_class,
+                                        change.device.is_hub))
+
     def test_remove_of_an_unknown_device_is_ignored(self):
         sys_path = self.plug(token('1-2', 2))
         before = self.inventory.devices()

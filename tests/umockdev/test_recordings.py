@@ -22,7 +22,7 @@ from tests.umockdev import base
 from tests.umockdev import recordings
 
 # A rule that matches every device: only hubs may still be refused.
-MATCH_ALL = (devspec.parse_device_spec(1, '{}'),)
+MATCH_ALL = (devspec.parse_device_spec(1, '{"all_devices": true}'),)
 
 
 class TestRecordings(base.TestCase):

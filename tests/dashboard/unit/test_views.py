@@ -17,6 +17,8 @@ from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
 from nova_usb_dashboard.api import nova_usb
+from nova_usb_dashboard.dashboards.admin.usb_devices import (
+    tables as admin_tables)
 from nova_usb_dashboard.dashboards.project.usb_devices import tables
 from nova_usb_dashboard.dashboards.project.usb_devices import views
 
@@ -48,6 +50,11 @@ class AttachTests(test.TestCase):
         self.assertContains(response, 'qemu-xhci')
         self.mock_available_devices.assert_called_once_with(
             test.IsHttpRequest(), self.server.id)
+        # nova-usb's list (what the server's project is granted), and
+        # nothing else.
+        self.assertEqual(['d1'], [value for value, _label in
+                                  response.context['form'].fields[
+                                      'device'].choices])
 
     @test.create_mocks({api.nova: ['server_get'],
                         nova_usb: ['attach_device', 'available_devices']})
@@ -178,3 +185,164 @@ class AdminUsbDevicesTests(test.BaseAdminViewTests):
             'horizon:admin:instances:detail', args=[server.id]))
         self.mock_host_devices.assert_called_once_with(
             test.IsHttpRequest(), 'node1')
+
+    @test.create_mocks({api.nova: ['service_list'],
+                        nova_usb: ['host_devices']})
+    def test_grants_link_for_devices_not_hubs(self):
+        self.mock_service_list.return_value = [mock.Mock(host='node1')]
+        self.mock_host_devices.return_value = [
+            nova_usb.UsbDevice(dict(YUBIKEY, host='node1', assignable=True,
+                                    reason=None, is_hub=False, use='api')),
+            nova_usb.UsbDevice({
+                'id': 'h1', 'host': 'node1', 'vendor_id': '1d6b',
+                'product_id': '0002', 'assignable': False, 'reason': 'hub',
+                'is_hub': True, 'use': None})]
+        response = self.client.get(reverse('horizon:admin:usb_devices:'
+                                           'index'))
+        self.assertContains(response, admin_tables.grants_url('node1', 'd1'))
+        self.assertNotContains(response,
+                               admin_tables.grants_url('node1', 'h1'))
+        self.assertContains(response, 'API only')
+
+
+GRANTS = [{'project_id': '*', 'source': 'device_spec'}]
+
+
+class AdminGrantsTests(test.BaseAdminViewTests):
+    """A device's grants: listed with their source, added, removed."""
+
+    def setUp(self):
+        super().setUp()
+        self.project = self.tenants.first()
+        self.url = reverse('horizon:admin:usb_devices:grants',
+                           args=['node1', 'd1'])
+        self.add_url = reverse('horizon:admin:usb_devices:add_grant',
+                               args=['node1', 'd1'])
+        self.device = nova_usb.UsbDevice(dict(
+            YUBIKEY, host='node1', assignable=True, reason=None,
+            is_hub=False, use='any'))
+
+    def _grants(self, *stored):
+        return [nova_usb.UsbDeviceGrant(g) for g in GRANTS + [
+            {'project_id': project_id, 'source': 'grant'}
+            for project_id in stored]]
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['device_grants', 'host_device']})
+    def test_grants_with_their_source(self):
+        self.mock_host_device.return_value = self.device
+        self.mock_device_grants.return_value = self._grants(self.project.id)
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        response = self.client.get(self.url)
+        self.assertTemplateUsed(response, 'admin/usb_devices/grants.html')
+        self.assertContains(response, 'Grants of USB Device Yubico YubiKey')
+        content = response.content.decode()
+        rule_row = content[content.index('id="device_grants__row__'
+                                         'device_spec/*"'):]
+        rule_row = rule_row[:rule_row.index('</tr>')]
+        self.assertIn('Every project', rule_row)
+        self.assertIn('from [usb] device_spec', rule_row)
+        self.assertNotIn('Remove Grant', rule_row)
+        stored_row = content[content.index('id="device_grants__row__grant/%s"'
+                                           % self.project.id):]
+        stored_row = stored_row[:stored_row.index('</tr>')]
+        self.assertIn(self.project.name, stored_row)
+        self.assertIn('Remove Grant', stored_row)
+        self.assertContains(response, self.add_url)
+        self.mock_device_grants.assert_called_once_with(
+            test.IsHttpRequest(), 'd1')
+        self.mock_host_device.assert_called_once_with(
+            test.IsHttpRequest(), 'd1', host='node1')
+
+    @test.create_mocks({nova_usb: ['device_grants', 'host_device']})
+    def test_grants_refused_shows_nova_usb_message(self):
+        self.mock_host_device.side_effect = nova_usb.NotFound('gone')
+        self.mock_device_grants.side_effect = nova_usb.NotFound(
+            'No compute host has USB device d1.')
+        response = self.client.get(self.url)
+        self.assertContains(response, 'No compute host has USB device d1.')
+        self.assertContains(response, 'Grants of USB Device d1')
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['host_device']})
+    def test_add_form_offers_keystone_projects(self):
+        self.mock_host_device.return_value = self.device
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        response = self.client.get(self.add_url)
+        self.assertTemplateUsed(response, 'admin/usb_devices/add_grant.html')
+        choices = dict(response.context['form'].fields['project'].choices)
+        for project in self.tenants.list():
+            self.assertEqual(project.name, choices[project.id])
+        self.assertContains(response, 'Yubico YubiKey')
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['grant_device', 'host_device']})
+    def test_add_returns_to_the_grants(self):
+        self.mock_host_device.return_value = self.device
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        self.mock_grant_device.return_value = nova_usb.UsbDeviceGrant(
+            {'project_id': self.project.id, 'source': 'grant'})
+        response = self.client.post(self.add_url, {
+            'device_id': 'd1', 'project': self.project.id})
+        self.assertNoFormErrors(response)
+        self.assertRedirectsNoFollow(response, self.url)
+        self.assertMessageCount(success=1)
+        self.mock_grant_device.assert_called_once_with(
+            test.IsHttpRequest(), 'd1', self.project.id)
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['grant_device', 'host_device']})
+    def test_add_refused_shows_nova_usb_message_in_the_form(self):
+        self.mock_host_device.return_value = self.device
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        self.mock_grant_device.side_effect = nova_usb.BadRequest(
+            'Project ID 0ddba11 is not a valid project.')
+        response = self.client.post(self.add_url, {
+            'device_id': 'd1', 'project': '0ddba11'})
+        self.assertEqual(200, response.status_code)
+        self.assertTemplateUsed(response, 'admin/usb_devices/add_grant.html')
+        self.assertContains(response,
+                            'Project ID 0ddba11 is not a valid project.')
+        self.assertNotContains(response, 'Select a valid choice')
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['device_grants', 'host_device',
+                                   'revoke_device_grant']})
+    def test_remove_stored_grant(self):
+        self.mock_host_device.return_value = self.device
+        self.mock_device_grants.return_value = self._grants(self.project.id)
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        response = self.client.post(self.url, {
+            'action': 'device_grants__delete__grant/%s' % self.project.id})
+        self.assertRedirectsNoFollow(response, self.url)
+        self.assertMessageCount(success=1)
+        self.mock_revoke_device_grant.assert_called_once_with(
+            test.IsHttpRequest(), 'd1', self.project.id)
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['device_grants', 'host_device',
+                                   'revoke_device_grant']})
+    def test_remove_refused_shows_nova_usb_message(self):
+        refusal = ('Server vm1 (7f0c) is being rebooted: USB device d1 '
+                   'cannot be detached now.')
+        self.mock_host_device.return_value = self.device
+        self.mock_device_grants.return_value = self._grants(self.project.id)
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        self.mock_revoke_device_grant.side_effect = nova_usb.Conflict(refusal)
+        response = self.client.post(self.url, {
+            'action': 'device_grants__delete__grant/%s' % self.project.id},
+            follow=True)
+        self.assertContains(response, refusal)
+        self.assertNotContains(response, 'Unable to remove')
+
+    @test.create_mocks({api.keystone: ['tenant_list'],
+                        nova_usb: ['device_grants', 'host_device',
+                                   'revoke_device_grant']})
+    def test_device_spec_grant_cannot_be_removed(self):
+        self.mock_host_device.return_value = self.device
+        self.mock_device_grants.return_value = self._grants()
+        self.mock_tenant_list.return_value = (self.tenants.list(), False)
+        self.client.post(self.url, {
+            'action': 'device_grants__delete__device_spec/*'})
+        self.mock_revoke_device_grant.assert_not_called()
+        self.assertMessageCount(error=1)

@@ -65,7 +65,8 @@ def usb_driver():
     conf = nova.conf.CONF
     conf([], project='nova')
     conf.set_override('virt_type', 'qemu', group='libvirt')
-    conf.set_override('device_spec', ['{}'], group='usb')
+    conf.set_override('device_spec', ['{"all_devices": true}'],
+                      group='usb')
     usb_driver = driver.LibvirtUsbDriver(None)
     # No Nova service record here for the driver to enable or disable when
     # its libvirt connection comes up or goes down.

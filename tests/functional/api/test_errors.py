@@ -176,13 +176,21 @@ class ComputeRefusalsTestCase(base.UsbApiTestBase):
         before = self.snapshot(server)
         self.notifier.reset()
         refusals = [
-            (self.device_id('1-1'), 'hub'),
-            (self.device_id('1-3'), 'not matched by [usb] device_spec'),
             (self.key1, 'is held by another server'),
             (self.key2, 'is already attached to this server'),
         ]
         for device_id, fragment in refusals:
             self.assertStatus(409, self.attach(server, device_id), fragment)
+        # Devices granted to no project (a hub, one device_spec leaves
+        # out): to a member, as unknown as a device of another host; an
+        # admin learns why.
+        for device_id, reason in (
+                (self.device_id('1-1'), 'hub'),
+                (self.device_id('1-3'), 'not matched by [usb] device_spec')):
+            self.assertStatus(404, self.attach(server, device_id),
+                              "is not on the server's host")
+            self.assertStatus(409, self.attach(server, device_id, 'admin'),
+                              reason)
         # A device of another host: 404 for a project member (whom
         # nova-api does not tell which devices other hosts have), 409 for
         # an admin.
@@ -200,16 +208,19 @@ class ComputeRefusalsTestCase(base.UsbApiTestBase):
                           'no ehci USB controller. Stop the server')
         self.assertUnchanged(server, before)
 
-        events = [e for _, e in self.actions(server)[-8:]]
-        self.assertEqual([[('compute_usb_attach', 'Error')]] * 8, events)
+        events = [e for _, e in self.actions(server)[-10:]]
+        self.assertEqual([[('compute_usb_attach', 'Error')]] * 10, events)
         notifications = self.usb_notifications()
         self.assertEqual(
             [('instance.usb_attach.start', 'INFO'),
-             ('instance.usb_attach.error', 'ERROR')] * 8,
+             ('instance.usb_attach.error', 'ERROR')] * 10,
             [n[:2] for n in notifications])
         error = notifications[1][2]['nova_object.data']
-        self.assertEqual((server['id'], 'UsbDeviceNotAssignable', 409), (
+        self.assertEqual((server['id'], 'UsbDeviceHeldElsewhere', 409), (
             error['instance_uuid'], error['exception'], error['http_code']))
+        hub = notifications[5][2]['nova_object.data']
+        self.assertEqual(('UsbDeviceNotOnServerHost', 404),
+                         (hub['exception'], hub['http_code']))
 
     def test_port_and_controller_refusals(self):
         server = self._create_server(networks='none')

@@ -16,13 +16,15 @@ plugin, against the real API.
 """
 
 from nova_usb.virt import guest as usb_guest
+from tests.fixtures import usb_database
 from tests.functional.cli import base
 from tests.functional import test_attach_detach as helpers
 
 DEVICE_FIELDS = {
     'id', 'host', 'vendor_id', 'product_id', 'vendor_name', 'product_name',
     'serial', 'bus', 'devnum', 'port_path', 'speed', 'device_class',
-    'interface_classes', 'is_hub', 'assignable', 'reason', 'server_id'}
+    'interface_classes', 'is_hub', 'assignable', 'reason', 'server_id',
+    'use'}
 
 
 class OpenStackCliTestCase(base.CliTestBase):
@@ -142,7 +144,7 @@ class OpenStackCliTestCase(base.CliTestBase):
         # operators only).
         shown = self.openstack_json('server', 'usb', 'show', 'web1',
                                     self.key1)
-        self.assertEqual(DEVICE_FIELDS - {'host', 'server_id'} |
+        self.assertEqual(DEVICE_FIELDS - {'host', 'server_id', 'use'} |
                          {'status', 'controller_model'}, set(shown))
         self.assertEqual(('compute1', shown['id']), tuple(
             self.openstack_json('server', 'usb', 'show', server['id'],
@@ -190,6 +192,34 @@ class OpenStackCliTestCase(base.CliTestBase):
         self.assertError(self.openstack(
             'usb', 'device', 'show', self.key2, expect=None),
             "Policy doesn't allow nova_usb:host-devices:show", 403)
+
+    def test_usb_device_grants(self):
+        self.useFixture(usb_database.SQLiteUsbDatabase())
+        project = self.api.project_id
+        self.assertEqual([{'Project ID': '*', 'Source': 'device_spec'}],
+                         self.openstack_json('usb', 'device', 'grant',
+                                             'list', self.key1,
+                                             user='admin'))
+        added = self.openstack_json('usb', 'device', 'grant', 'add',
+                                    self.key1, project, user='admin')
+        self.assertEqual({'project_id': project, 'source': 'grant'}, added)
+        self.assertEqual(
+            [{'Project ID': '*', 'Source': 'device_spec'},
+             {'Project ID': project, 'Source': 'grant'}],
+            self.openstack_json('usb', 'device', 'grant', 'list', self.key1,
+                                user='admin'))
+        self.assertEqual('', self.openstack(
+            'usb', 'device', 'grant', 'remove', self.key1, project,
+            user='admin').out)
+        self.assertError(self.openstack(
+            'usb', 'device', 'grant', 'remove', self.key1, project,
+            user='admin', expect=None), 'has no grant', 404)
+        self.assertError(self.openstack(
+            'usb', 'device', 'grant', 'add', self.device_id('1-1'), project,
+            user='admin', expect=None), 'is a hub', 409)
+        self.assertError(self.openstack(
+            'usb', 'device', 'grant', 'list', self.key1, expect=None),
+            "Policy doesn't allow nova_usb:device-grants:list", 403)
 
     def test_controllers(self):
         server = self._create_server(name='vm', networks='none')
@@ -289,7 +319,8 @@ class OpenStackCliTestCase(base.CliTestBase):
                         'server usb show', 'server usb controller list',
                         'server usb controller add',
                         'server usb controller remove', 'usb device list',
-                        'usb device show'):
+                        'usb device show', 'usb device grant list',
+                        'usb device grant add', 'usb device grant remove'):
             self.assertIn('"%s"' % command, commands)
         add = self.openstack('help', 'server', 'usb', 'add').out
         self.assertIn('usage: openstack server usb add', add)

@@ -42,6 +42,17 @@ class DescribeTestCase(base.BaseTestCase):
         self.assertIn(key.id, table)
         self.assertIn(devspec.REASON_NO_SPEC, table)
 
+    def test_table_escapes_what_a_device_says_of_itself(self):
+        # A product name that would clear the operator's screen, a serial
+        # that would start a line of its own.
+        key = usb_device.with_ids([fakes.host_usb_device(
+            product_name='Token\x1b[2J\x1b[31m', serial='12\n34')])[0]
+        table = manage._format_table([manage.describe(key, ())])
+        self.assertNotIn('\x1b', table)
+        self.assertIn('Token\\x1b[2J\\x1b[31m', table)
+        self.assertIn('12\\n34', table)
+        self.assertEqual(5, len(table.splitlines()))
+
     def test_command_is_required(self):
         stderr = self.useFixture(fixtures.StringStream('stderr'))
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr.stream))

@@ -19,9 +19,11 @@ from nova_usb import exception
 
 
 def device(n, model=None):
+    # A bank token's interfaces (HID, CCID), as an attach records them.
     return requests.DeviceRequest(
         id='6e9a62a4-ea8d-50bb-b74d-%012d' % n, vendor_id='1050',
-        product_id='%04x' % n, controller_model=model)
+        product_id='%04x' % n, controller_model=model,
+        interface_classes=('03', '0b'))
 
 
 def many(devices=16, controllers=4):
@@ -132,3 +134,39 @@ class UsbRequestsTestCase(base.BaseTestCase):
         requests.store(sysmeta, wanted)
         self.assertEqual(wanted, requests.load(sysmeta))
         self.assertIn('"allocated":true', sysmeta[requests.DEVICES_KEY])
+
+    def test_interface_classes_are_stored_and_read_back(self):
+        sysmeta = {}
+        wanted = requests.UsbRequests(devices=(dataclasses.replace(
+            device(1), interface_classes=('0b', '03')),))
+        requests.store(sysmeta, wanted)
+        self.assertIn('"interface_classes":["03","0b"]',
+                      sysmeta[requests.DEVICES_KEY])
+        loaded = requests.load(sysmeta)
+        self.assertEqual(wanted, loaded)
+        self.assertEqual(('03', '0b'),
+                         loaded.devices[0].interface_classes)
+
+    def test_no_interface_is_a_record_too(self):
+        sysmeta = {}
+        requests.store(sysmeta, requests.UsbRequests(devices=(
+            dataclasses.replace(device(1), interface_classes=()),)))
+        self.assertIn('"interface_classes":[]',
+                      sysmeta[requests.DEVICES_KEY])
+        self.assertEqual((), requests.load(sysmeta).devices[0]
+                         .interface_classes)
+
+    def test_requests_stored_before_interface_classes_read_as_unknown(self):
+        sysmeta = {requests.DEVICES_KEY: (
+            '[{"id":"6e9a62a4-ea8d-50bb-b74d-000000000001",'
+            '"product_id":"0001","vendor_id":"1050"}]')}
+        self.assertIsNone(requests.load(sysmeta).devices[0]
+                          .interface_classes)
+
+    def test_interface_classes_that_are_no_list_are_corrupt(self):
+        for value in ('"030b"', '[3]', '{"03": 1}'):
+            self.assertRaises(
+                exception.CorruptUsbRequests, requests.load,
+                {requests.DEVICES_KEY: (
+                    '[{"id":"x","vendor_id":"1050","product_id":"0001",'
+                    '"interface_classes":%s}]' % value)})

@@ -39,7 +39,7 @@ class ServerTestCase(base.BaseTestCase):
     def test_names_and_connections(self):
         server = mysql.Server('mysql+pymysql://u:p%40ss@127.0.0.1:3307/load')
         self.assertEqual(['load_api', 'load_cell0', 'load_cell1',
-                          'load_placement'], server.databases())
+                          'load_placement', 'load_usb'], server.databases())
         self.assertEqual(
             'mysql+pymysql://u:p%40ss@127.0.0.1:3307/load_cell1'
             '?charset=utf8', server.connection('nova_cell1'))
@@ -95,6 +95,8 @@ class SettingsTestCase(base.BaseTestCase):
                          nova['database']['connection'])
         self.assertEqual(server.connection('nova_api'),
                          nova['api_database']['connection'])
+        self.assertEqual(server.connection('nova_usb'),
+                         nova['usb_database']['connection'])
         placement = config.paste_sections(self.read(
             settings.placement_conf))
         self.assertEqual(server.connection('placement'),
@@ -113,6 +115,8 @@ class SettingsTestCase(base.BaseTestCase):
                          nova['database']['connection'])
         self.assertEqual('sqlite:///%s/nova_api.sqlite' % self.state,
                          nova['api_database']['connection'])
+        self.assertEqual('sqlite:///%s/nova_usb.sqlite' % self.state,
+                         nova['usb_database']['connection'])
 
     def test_report_says_where_the_databases_are(self):
         facts = launcher.Facts()

@@ -29,9 +29,51 @@ class ParseDeviceSpecTestCase(base.BaseTestCase):
 
     def test_missing_and_star_fields_are_wildcards(self):
         specs = devspec.parse_device_specs(
-            ['{}', '{"vendor_id": "*", "product_id": "0001"}'])
+            ['{"all_devices": true}',
+             '{"vendor_id": "*", "product_id": "0001"}'])
         self.assertEqual((devspec.DeviceSpec(),
                           devspec.DeviceSpec(product_id='0001')), specs)
+
+    def test_a_rule_for_every_device_must_say_so(self):
+        for entry in ('{}', '{"vendor_id": "*", "product_id": "*"}',
+                      '{"serial": "*", "projects": "*", "use": "api"}',
+                      '{"all_devices": false}'):
+            self.assertInvalid([entry], 'entry 1', 'selects every USB '
+                               'device', '"all_devices": true')
+        self.assertInvalid(['{"vendor_id": "1050", "all_devices": true}'],
+                           '"all_devices": true is for a rule that selects '
+                           'every device')
+        self.assertInvalid(['{"all_devices": "yes"}'],
+                           '"all_devices" must be true or false')
+
+    def test_projects_and_use(self):
+        spec, = devspec.parse_device_specs([
+            '{"vendor_id": "1050", "projects": ["p2", "p1", "p2"],'
+            ' "use": "api"}'])
+        self.assertEqual(('p1', 'p2'), spec.projects)
+        self.assertEqual('api', spec.use)
+        self.assertTrue(spec.grants('p1'))
+        self.assertFalse(spec.grants('p3'))
+        self.assertTrue(spec.for_api())
+        self.assertFalse(spec.for_flavors())
+        every, = devspec.parse_device_specs(
+            ['{"vendor_id": "1050", "projects": "*", "use": "flavor"}'])
+        self.assertTrue(every.grants('anyone'))
+        self.assertFalse(every.for_api())
+        self.assertTrue(every.for_flavors())
+        default, = devspec.parse_device_specs(['{"vendor_id": "1050"}'])
+        self.assertEqual((), default.projects)
+        self.assertFalse(default.grants('p1'))
+        self.assertEqual('any', default.use)
+        self.assertTrue(default.for_api() and default.for_flavors())
+
+    def test_bad_projects_and_use(self):
+        for projects in ('"p1"', '[1]', '["has space"]', '[""]', '{}'):
+            self.assertInvalid(
+                ['{"vendor_id": "1050", "projects": %s}' % projects],
+                '"projects" must be a list of project ids')
+        self.assertInvalid(['{"vendor_id": "1050", "use": "both"}'],
+                           '"use" must be one of "any", "api", "flavor"')
 
     def test_no_entries(self):
         self.assertEqual((), devspec.parse_device_specs([]))

@@ -50,9 +50,9 @@ class UpdateProviderTreeTestCase(base.BaseTestCase):
         # Another child of the node (a vGPU, a PCI device) is left alone.
         self.tree.new_child('compute1_pci_0000_81_00_0', ROOT)
 
-    def update(self, providers, held=(), reserved=()):
+    def update(self, providers, held=()):
         placement.update_provider_tree(self.tree, 'compute1', providers,
-                                       set(held), set(reserved))
+                                       set(held))
 
     def children(self):
         return {u: (self.tree.data(u).name, self.tree.data(u).inventory,
@@ -60,24 +60,24 @@ class UpdateProviderTreeTestCase(base.BaseTestCase):
                 for u in self.tree.get_provider_uuids('compute1')
                 if u != ROOT and '_usb_' in self.tree.data(u).name}
 
-    def test_one_child_per_device_reserved_when_held_through_the_api(self):
+    def test_one_child_per_device_never_reserved(self):
         self.update({KEY1: (RC, set()), KEY2: (RC, {'CUSTOM_FIDO2'})},
-                    held=[KEY1], reserved=[KEY1])
+                    held=[KEY1])
         self.assertEqual({
-            KEY1: ('compute1_usb_' + KEY1, placement.inventory(RC, True),
-                   set()),
-            KEY2: ('compute1_usb_' + KEY2, placement.inventory(RC, False),
+            KEY1: ('compute1_usb_' + KEY1, placement.inventory(RC), set()),
+            KEY2: ('compute1_usb_' + KEY2, placement.inventory(RC),
                    {'CUSTOM_FIDO2'})}, self.children())
-        self.assertEqual(1, self.children()[KEY1][1][RC]['reserved'])
+        # A holder is a consumer of the provider, never a reservation.
+        self.assertEqual(0, self.children()[KEY1][1][RC]['reserved'])
         self.assertEqual(ROOT, self.tree.data(KEY1).parent_uuid)
 
     def test_a_device_gone_loses_its_provider_unless_held(self):
         self.update({KEY1: (RC, set()), KEY2: (RC, set())},
-                    held=[KEY1, KEY2], reserved=[KEY2])
+                    held=[KEY1, KEY2])
         # Both leave the host; KEY1 is held (allocated), KEY2 released.
         self.update({}, held=[KEY1])
         self.assertEqual({KEY1: ('compute1_usb_' + KEY1,
-                                 placement.inventory(RC, False), set())},
+                                 placement.inventory(RC), set())},
                          self.children())
         self.assertTrue(self.tree.exists('compute1_pci_0000_81_00_0'))
         self.update({})
@@ -87,7 +87,7 @@ class UpdateProviderTreeTestCase(base.BaseTestCase):
         self.update({KEY1: (RC, {'CUSTOM_A'})})
         self.update({KEY1: ('CUSTOM_BANK', {'CUSTOM_B'})})
         self.assertEqual({KEY1: ('compute1_usb_' + KEY1,
-                                 placement.inventory('CUSTOM_BANK', False),
+                                 placement.inventory('CUSTOM_BANK'),
                                  {'CUSTOM_B'})}, self.children())
 
 
@@ -97,7 +97,7 @@ class AllocatedDeviceIdsTestCase(base.BaseTestCase):
         tree = provider_tree.ProviderTree()
         tree.new_root('compute1', ROOT)
         placement.update_provider_tree(tree, 'compute1',
-                                       {KEY1: (RC, set())}, set(), set())
+                                       {KEY1: (RC, set())}, set())
         gpu = tree.new_child('compute1_pci_0000_81_00_0', ROOT)
         allocations = {ROOT: {'resources': {'VCPU': 1}},
                        gpu: {'resources': {'VGPU': 1}},

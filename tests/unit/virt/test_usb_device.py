@@ -86,6 +86,16 @@ class HostUsbDeviceTestCase(base.BaseTestCase):
         self.assertTrue(fakes.host_usb_device(is_root_hub=True).is_hub)
         self.assertFalse(fakes.host_usb_device(device_class='03').is_hub)
 
+    def test_a_hub_interface_makes_a_hub(self):
+        # A composite device (class 00, its interfaces say) with a hub
+        # among its interfaces.
+        composite = fakes.host_usb_device(device_class='00',
+                                          interface_classes=('03', '09'))
+        self.assertTrue(composite.is_hub)
+        self.assertTrue(composite.to_dict()['is_hub'])
+        self.assertFalse(fakes.host_usb_device(
+            device_class='00', interface_classes=('03', '0b')).is_hub)
+
     def test_to_dict_hides_sysfs_path(self):
         device = usb_device.with_ids([fakes.host_usb_device()])[0]
         description = device.to_dict()

@@ -10,8 +10,9 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""``openstack usb device list|show``: the USB devices of compute hosts,
-for operators (admin by default policy).
+"""``openstack usb device list|show`` and ``openstack usb device grant
+list|add|remove``: the USB devices of compute hosts and the projects they
+are granted to, for operators (admin by default policy).
 """
 
 from osc_lib.command import command
@@ -54,3 +55,55 @@ class ShowUsbDevice(command.ShowOne):
     def take_action(self, parsed_args):
         return common.one(self.app.client_manager.usb.get_host_device(
             parsed_args.device, parsed_args.host))
+
+
+class ListUsbDeviceGrant(command.Lister):
+    """List the projects a USB device is granted to: by the [usb]
+    device_spec rule of its host (source device_spec) and by grants
+    (source grant).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('device', metavar='<device>',
+                            help='USB device (ID)')
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.table(
+            self.app.client_manager.usb.list_device_grants(
+                parsed_args.device), columns.GRANT)
+
+
+class AddUsbDeviceGrant(command.ShowOne):
+    """Grant a USB device to a project: its members may then attach it to
+    their servers on the device's host.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('device', metavar='<device>',
+                            help='USB device to grant (ID)')
+        parser.add_argument('project', metavar='<project>',
+                            help='Project to grant it to (ID)')
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.one(self.app.client_manager.usb.grant_device(
+            parsed_args.device, parsed_args.project))
+
+
+class RemoveUsbDeviceGrant(command.Command):
+    """Remove a project's grant of a USB device."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('device', metavar='<device>',
+                            help='USB device (ID)')
+        parser.add_argument('project', metavar='<project>',
+                            help='Project whose grant to remove (ID)')
+        return parser
+
+    def take_action(self, parsed_args):
+        self.app.client_manager.usb.revoke_device_grant(
+            parsed_args.device, parsed_args.project)

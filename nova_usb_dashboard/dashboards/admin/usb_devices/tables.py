@@ -11,12 +11,29 @@
 #    under the License.
 
 """Every compute host's USB devices, as an operator looks for them: which
-are assignable, why the others are not, and which server holds each.
+are assignable, why the others are not, and which server holds each; and
+the projects each device is granted to.
 """
+
+import sys
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+from horizon import exceptions
+from horizon import messages
 from horizon import tables
+
+from nova_usb_dashboard.api import nova_usb
+
+# The device's [usb] device_spec rule's "use"; none when no rule selects
+# the device.
+USE_DISPLAY_CHOICES = (('any', _('API and flavors')),
+                       ('api', _('API only')),
+                       ('flavor', _('Flavors only')))
+SOURCE_DISPLAY_CHOICES = (
+    (nova_usb.SOURCE_DEVICE_SPEC, _('from [usb] device_spec')),
+    (nova_usb.SOURCE_GRANT, _('Grant')))
 
 
 class HostFilter(tables.FilterAction):
@@ -45,6 +62,25 @@ def _server_link(device):
                    args=[device.server_id])
 
 
+def grants_url(host, device_id):
+    return reverse('horizon:admin:usb_devices:grants', args=[host, device_id])
+
+
+class ManageGrants(tables.LinkAction):
+    """The device's grants page; not for hubs, which are never granted."""
+
+    name = 'grants'
+    verbose_name = _('Manage Grants')
+    icon = 'key'
+    policy_rules = (('nova_usb', 'nova_usb:device-grants:list'),)
+
+    def allowed(self, request, datum=None):
+        return datum is not None and not getattr(datum, 'is_hub', False)
+
+    def get_link_url(self, datum):
+        return grants_url(datum.host, datum.id)
+
+
 class HostUsbDevicesTable(tables.DataTable):
     host = tables.Column('host', verbose_name=_('Host'))
     vendor = tables.Column('vendor_name', verbose_name=_('Vendor'))
@@ -54,6 +90,12 @@ class HostUsbDevicesTable(tables.DataTable):
     port_path = tables.Column('port_path', verbose_name=_('Port Path'))
     assignable = tables.Column(_assignable, verbose_name=_('Assignable'))
     reason = tables.Column('reason', verbose_name=_('Reason'))
+    use = tables.Column('use', verbose_name=_('Use'),
+                        display_choices=USE_DISPLAY_CHOICES,
+                        help_text=_('How the device\'s [usb] device_spec '
+                                    'rule lets servers have it: attached '
+                                    'through the API, asked for by a '
+                                    'flavor, or both.'))
     server = tables.Column(_server, verbose_name=_('Server'),
                            link=_server_link)
     id = tables.Column('id', verbose_name=_('Device ID'))
@@ -68,4 +110,76 @@ class HostUsbDevicesTable(tables.DataTable):
         name = 'host_usb_devices'
         verbose_name = _('USB Devices')
         table_actions = (HostFilter,)
+        row_actions = (ManageGrants,)
+        multi_select = False
+
+
+def _grants_kwargs(table):
+    return table.kwargs['host'], table.kwargs['device_id']
+
+
+def _project(grant):
+    if grant.project_id == nova_usb.ALL_PROJECTS:
+        return _('Every project')
+    return grant.project_name or '-'
+
+
+class AddGrant(tables.LinkAction):
+    name = 'add'
+    verbose_name = _('Grant to Project')
+    url = 'horizon:admin:usb_devices:add_grant'
+    classes = ('ajax-modal',)
+    icon = 'plus'
+    policy_rules = (('nova_usb', 'nova_usb:device-grants:create'),)
+
+    def get_link_url(self, datum=None):
+        return reverse(self.url, args=_grants_kwargs(self.table))
+
+
+class RemoveGrant(tables.DeleteAction):
+    """Removes a stored grant; those of [usb] device_spec stay."""
+
+    help_text = _('The project\'s members can no longer attach the device, '
+                  'and the project\'s server that got it through the API '
+                  'loses it now, unless [usb] device_spec grants it to the '
+                  'project too.')
+    policy_rules = (('nova_usb', 'nova_usb:device-grants:delete'),)
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy('Remove Grant', 'Remove Grants', count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy('Removed Grant', 'Removed Grants', count)
+
+    def allowed(self, request, datum=None):
+        return datum is not None and datum.removable
+
+    def delete(self, request, obj_id):
+        _source, _sep, project_id = obj_id.partition('/')
+        _host, device_id = _grants_kwargs(self.table)
+        try:
+            nova_usb.revoke_device_grant(request, device_id, project_id)
+        except nova_usb.ApiError as error:
+            # nova-usb's own message (the server could not be detached
+            # now...), not Horizon's generic "Unable to remove".
+            messages.error(request, error.message)
+            raise exceptions.HandledException(sys.exc_info())
+
+
+class DeviceGrantsTable(tables.DataTable):
+    project = tables.Column(_project, verbose_name=_('Project'))
+    project_id = tables.Column('project_id', verbose_name=_('Project ID'))
+    source = tables.Column('source', verbose_name=_('Source'),
+                           display_choices=SOURCE_DISPLAY_CHOICES)
+
+    def get_object_display(self, datum):
+        return datum.project_name or datum.project_id
+
+    class Meta(object):
+        name = 'device_grants'
+        verbose_name = _('Grants')
+        table_actions = (AddGrant,)
+        row_actions = (RemoveGrant,)
         multi_select = False

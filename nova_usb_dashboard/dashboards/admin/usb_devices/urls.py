@@ -14,6 +14,12 @@ from django.urls import re_path
 
 from nova_usb_dashboard.dashboards.admin.usb_devices import views
 
+# A device of a compute host, as the index table names its rows.
+DEVICE = r'^(?P<host>[^/]+)/(?P<device_id>[^/]+)/'
+
 urlpatterns = [
     re_path(r'^$', views.IndexView.as_view(), name='index'),
+    re_path(DEVICE + r'grants/$', views.GrantsView.as_view(), name='grants'),
+    re_path(DEVICE + r'grants/add/$', views.AddGrantView.as_view(),
+            name='add_grant'),
 ]

@@ -54,7 +54,8 @@ class AttachUsbDevice(_ServerForm):
     device = _DeviceField(
         label=_('USB Device'),
         help_text=_('The devices of the server\'s compute host that it may '
-                    'use: assignable and held by no other server.'))
+                    'use, as nova-usb lists them: granted to the server\'s '
+                    'project, assignable and held by no other server.'))
     controller_model = forms.ThemableChoiceField(
         label=_('Controller Model'), required=False,
         choices=_model_choices(_('Any free port (nova-usb adds its '
@@ -63,6 +64,8 @@ class AttachUsbDevice(_ServerForm):
                     'when the server has none with a free port.'))
 
     def __init__(self, request, *args, **kwargs):
+        # nova-usb's list of the server's available devices, and nothing
+        # else: it leaves out what the server's project is not granted.
         devices = kwargs.pop('devices', ())
         super().__init__(request, *args, **kwargs)
         choices = [(d.id, _device_label(d)) for d in devices]

@@ -14,13 +14,18 @@
 
 * A server action (``GET /servers/{id}/os-instance-actions``, ``openstack
   server event list``) named ``usb_attach``, ``usb_detach``,
-  ``usb_controller_add`` or ``usb_controller_remove``, with one event,
+  ``usb_controller_add``, ``usb_controller_remove`` or ``usb_revoke`` (a
+  detach because the device's grant to the server's project was removed,
+  or because [usb] device_spec no longer lets the API hand it out), with
+  one event,
   ``compute_<action>``, for the compute host's part: it starts when nova-api
   asks the host and finishes with the host's answer (Success, or Error with
   the refusal's message), a host that does not answer included.
 * Versioned notifications ``instance.<action>.start``, ``.end`` and
-  ``.error`` (priority ERROR), published by ``nova-api:<host>`` when Nova's
-  ``[notifications] notification_format`` is ``versioned`` or ``both``.
+  ``.error`` (priority ERROR), published by ``nova-api:<host>`` (or
+  ``nova-compute:<host>`` for a change nova-compute starts itself, a
+  revocation at its start-up) when Nova's ``[notifications]
+  notification_format`` is ``versioned`` or ``both``.
 
 Requests refused before the compute host is asked (policy, locked server,
 state, malformed body) leave no action and send no notification, as Nova
@@ -43,10 +48,13 @@ LOG = logging.getLogger(__name__)
 
 ATTACH = 'usb_attach'
 DETACH = 'usb_detach'
+# A detach because the device's grant to the server's project was removed.
+REVOKE = 'usb_revoke'
 ADD_CONTROLLER = 'usb_controller_add'
 REMOVE_CONTROLLER = 'usb_controller_remove'
 
 PUBLISHER = 'nova-api'
+COMPUTE_PUBLISHER = 'nova-compute'
 
 
 @nova_base.NovaObjectRegistry.register_if(False)
@@ -92,7 +100,8 @@ class Details(object):
 
 
 @rpc.if_notifications_enabled
-def _notify(context, instance, action, phase, details, error=None):
+def _notify(context, instance, action, phase, details, error=None,
+            publisher=PUBLISHER):
     values = {name: details.get(name) for name in (
         'device_id', 'vendor_id', 'product_id', 'controller_model',
         'controller_index', 'controller_ports')}
@@ -111,7 +120,7 @@ def _notify(context, instance, action, phase, details, error=None):
         host=instance.host, request_id=context.request_id,
         action_initiator_user=context.user_id,
         action_initiator_project=context.project_id, **values)
-    notifier = rpc.get_versioned_notifier('%s:%s' % (PUBLISHER, CONF.host))
+    notifier = rpc.get_versioned_notifier('%s:%s' % (publisher, CONF.host))
     emit = notifier.error if error is not None else notifier.info
     try:
         emit(context, event_type='instance.%s.%s' % (action, phase),
@@ -124,19 +133,23 @@ def _notify(context, instance, action, phase, details, error=None):
 
 
 @contextlib.contextmanager
-def server_action(context, instance, action, **details):
+def server_action(context, instance, action, publisher=PUBLISHER,
+                  **details):
     """Record ``action`` on the server and announce it around the block,
-    which asks the compute host.
+    which asks the compute host (or is the compute host's own change).
     """
     objects.InstanceAction.action_start(context, instance.uuid, action,
                                         want_result=False)
     record = Details(**details)
-    _notify(context, instance, action, 'start', record.values)
+    _notify(context, instance, action, 'start', record.values,
+            publisher=publisher)
     try:
         with compute_utils.EventReporter(context, 'compute_' + action,
                                          instance.host, instance.uuid):
             yield record
     except Exception as e:
-        _notify(context, instance, action, 'error', record.values, e)
+        _notify(context, instance, action, 'error', record.values, e,
+                publisher=publisher)
         raise
-    _notify(context, instance, action, 'end', record.values)
+    _notify(context, instance, action, 'end', record.values,
+            publisher=publisher)

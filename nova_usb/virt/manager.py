@@ -119,6 +119,8 @@ class UsbManager(scheduling.PlacedDevices):
                 self._revoke_disallowed(context, instance,
                                         wanted[instance.uuid])
                 self._reconcile(context, instance)
+                self.free_unrequested(context, instance,
+                                      wanted[instance.uuid])
                 self.count_in_placement(context, instance)
         LOG.info('nova-usb: %d USB devices on host %s, %d claimed',
                  len(self.inventory.devices()), self.host,

@@ -223,6 +223,31 @@ class DeviceProviders(object):
             added.append(device_id)
         return added
 
+    def free_unrequested(self, context, instance_uuid, requested):
+        """Take out of the server's allocation every USB device provider
+        (named ``<node>_usb_<device id>``) not in ``requested``; the ids
+        taken out.
+        """
+        current = self._allocations(context, instance_uuid)
+        freed = []
+        for rp_uuid, held in sorted(current.get('allocations', {}).items()):
+            if rp_uuid in requested:
+                continue
+            answer = self._call(self.client.get, rp_uuid,
+                                '/resource_providers/%s' % rp_uuid)
+            if not answer or not answer.json()['name'].endswith(
+                    '_usb_%s' % rp_uuid):
+                continue
+            try:
+                self.client.remove_resources_from_instance_allocation(
+                    context, instance_uuid,
+                    {rp_uuid: {'resources': held['resources']}})
+            except Exception as e:
+                raise exception.UsbPlacementUnavailable(device_id=rp_uuid,
+                                                        reason=str(e))
+            freed.append(rp_uuid)
+        return freed
+
     def _move(self, context, device_id, source, instance_uuid):
         """Move the device's unit from consumer ``source`` (a migration of
         the server) to the server, both consumers in one write.

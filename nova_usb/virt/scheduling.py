@@ -24,6 +24,7 @@ import collections
 import contextlib
 import re
 
+from nova.compute import vm_states
 from nova import exception as nova_exception
 from oslo_log import log as logging
 
@@ -255,6 +256,30 @@ class PlacedDevices(object):
             LOG.info('USB devices %s the server holds are back in its '
                      'placement allocation', ', '.join(added),
                      instance=instance)
+
+    def free_unrequested(self, context, instance, requests):
+        """At nova-compute's start: take out of the server's allocation the
+        USB devices it does not request (an attach killed between its
+        allocation and its save, a detach killed between its save and its
+        release). The stored requests win, as they do for the domain.
+        Servers in the middle of a Nova operation are left to it.
+        """
+        if (self.providers is None or instance.task_state is not None or
+                instance.vm_state == vm_states.RESIZED):
+            return
+        try:
+            freed = self.providers.free_unrequested(
+                context, instance.uuid, {r.id for r in requests.devices})
+        except exception.NovaUsbException as e:
+            LOG.error('USB devices the server does not request may still '
+                      'be in its placement allocation: %s',
+                      e.format_message(), instance=instance)
+            return
+        if freed:
+            LOG.warning('USB devices %s were in the server\'s placement '
+                        'allocation but are not among its requests '
+                        '(nova-compute stopped during a change): taken out',
+                        ', '.join(freed), instance=instance)
 
     def release(self, instance, allocated_only=False):
         """Release the server's devices on this host (those placement

@@ -64,10 +64,16 @@ class CrashTestCase(helpers.Hotplug, helpers.UsbTestBase):
         self.server = self.api.get_server(self.server['id'])
 
     def assertAgree(self, wanted, controllers=None):
-        """The stored requests are ``wanted``; the claims and the domain
+        """The stored requests are ``wanted``; the claims, the domain
         (live and persistent for a running server, persistent for a
-        stopped one: no device it does not request) say the same.
+        stopped one: no device it does not request) and the server's
+        allocation in placement say the same.
         """
+        allocated = self.placement.get(
+            '/allocations/%s' % self.server['id'],
+            version='1.28').body['allocations']
+        self.assertEqual(sorted(wanted), sorted(
+            d for d in allocated if self.usb.inventory.get(d)))
         requests = self.requests(self.server)
         self.assertEqual(sorted(wanted), sorted(r.id for r in
                                                 requests.devices))

@@ -34,7 +34,6 @@ servers are not kept waiting.
 import contextlib
 import threading
 
-from nova import context as nova_context
 from nova import exception as nova_exception
 from oslo_log import log as logging
 
@@ -47,6 +46,7 @@ from nova_usb import states
 from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import controllers
 from nova_usb.virt import devspec
+from nova_usb.virt import give_back
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import identity
 from nova_usb.virt import injection
@@ -54,6 +54,7 @@ from nova_usb.virt import inventory as usb_inventory
 from nova_usb.virt import placement
 from nova_usb.virt import plans
 from nova_usb.virt import ports
+from nova_usb.virt import queries
 from nova_usb.virt import reconcile
 from nova_usb.virt import scheduling
 from nova_usb.virt import turns
@@ -62,8 +63,8 @@ from nova_usb.virt import watcher as usb_watcher
 CONF = nova_usb_conf.CONF
 LOG = logging.getLogger(__name__)
 
-ATTACHED = 'attached'
-MISSING = 'missing'
+ATTACHED = queries.ATTACHED
+MISSING = queries.MISSING
 REASON_NOT_ON_HOST = 'not on the host now'
 # Without the holder's id: the reason may reach a member of another
 # project; the holder is the description's server_id, which nova-api shows
@@ -71,7 +72,8 @@ REASON_NOT_ON_HOST = 'not on the host now'
 REASON_HELD = 'held by another server'
 
 
-class UsbManager(scheduling.PlacedDevices):
+class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
+                 queries.UsbQueries):
 
     def __init__(self, driver, host):
         self.driver = driver
@@ -192,59 +194,6 @@ class UsbManager(scheduling.PlacedDevices):
     def stop(self):
         self.watcher.stop()
 
-    # Hotplug
-
-    def _on_device_change(self, change):
-        """A device a server holds is plugged in again (replugged, moved to
-        another port, or back after the server booted without it): give it
-        back to the server in a thread of its own, so that the watcher
-        never waits for libvirt.
-        """
-        if change.action != usb_inventory.ADDED:
-            return
-        with self.lock:
-            holder = self.claims.holder(change.device.id)
-        if holder is None:
-            return
-        threading.Thread(
-            target=self.give_back, args=(holder, change.device.id),
-            name='nova-usb-give-back-%s' % change.device.id,
-            daemon=True).start()
-
-    def give_back(self, instance_uuid, device_id):
-        """Attach a held device that came back to its running server.
-
-        Only when the device may still be assigned (the same rule as an
-        attach) and has the interfaces it had at attach. Stopped servers
-        get it when Nova next writes the domain;
-        a failure is logged and the device comes back at the next hard
-        reboot or restart of nova-compute.
-        """
-        context = nova_context.get_admin_context()
-        try:
-            with self._server(context, instance_uuid, None) as instance:
-                if (states.DEVICE_CHANGE.get(instance.vm_state) !=
-                        states.LIVE or instance.task_state is not None):
-                    return
-                request = self._load(instance).device(device_id)
-                if request is None:
-                    return
-                device, reason = self._usable(request, instance.uuid)
-                if reason:
-                    LOG.warning('USB device %s is back on the host but is '
-                                '%s: not given back to the server',
-                                device_id, reason, instance=instance)
-                    return
-                reconcile.give_back(
-                    usb_guest.UsbGuest(self.driver, instance), device,
-                    request.controller_model)
-        except nova_exception.InstanceNotFound:
-            return
-        except Exception as e:
-            LOG.error('Could not give USB device %s back to server %s: %s; '
-                      'it comes back when Nova next writes the domain '
-                      '(hard reboot)', device_id, instance_uuid, e)
-
     # What Nova writes
 
     def add_to_guest_config(self, instance, guest):
@@ -279,72 +228,6 @@ class UsbManager(scheduling.PlacedDevices):
                                   allocated=bool(request.allocated))
                 present.append((request, device))
             injection.add_to_guest_config(guest, requests, present)
-
-    # Queries
-
-    def list_host_devices(self, context):
-        with self.lock:
-            holders = self.claims.snapshot()
-            return [self._describe(d, holders.get(d.id))
-                    for d in self.inventory.devices()]
-
-    def list_server_devices(self, context, instance):
-        """The server's requested devices: ``attached`` when the server
-        may have the device now, else ``missing`` with the reason.
-        """
-        instance = server_requests.read(context, instance.uuid)
-        requests = self._load(instance)
-        with self.lock:
-            result = []
-            for request in requests.devices:
-                device = self.inventory.get(request.id)
-                reason = self._refusal(device, instance.uuid, request)
-                if device is not None:
-                    entry = self._describe(device,
-                                           self.claims.holder(request.id))
-                else:
-                    entry = {'id': request.id, 'host': self.host,
-                             'vendor_id': request.vendor_id,
-                             'product_id': request.product_id}
-                entry['status'] = MISSING if reason else ATTACHED
-                entry['reason'] = reason
-                entry['controller_model'] = request.controller_model
-                result.append(entry)
-            return result
-
-    def list_controllers(self, context, instance):
-        """The server's USB controllers and how many ports each uses: of
-        the running guest when it runs, else as its next start will have
-        them.
-        """
-        instance = server_requests.read(context, instance.uuid)
-        requests = self._load(instance)
-        if states.DEVICE_CHANGE.get(instance.vm_state) == states.LIVE:
-            topology = usb_guest.UsbGuest(self.driver, instance).topology()
-            taken = [(u.bus, u.port) for u in topology.used]
-        else:
-            topology, taken = plans.used_ports(self._defined_xml(instance),
-                                               requests)
-        return [{'index': c.index, 'model': c.model, 'ports': c.ports,
-                 'used_ports': sum(1 for bus, _ in taken if bus == c.index),
-                 'removable': requests.controller(c.index) is not None}
-                for c in topology.controllers]
-
-    def _describe(self, device, holder):
-        """The device as nova-api is told of it: with its holder, and how
-        its device_spec rule lets it be used (``use``, and ``projects``:
-        the projects the rule grants it to; nova-api adds the grants it
-        stores, and shows neither to project members).
-        """
-        description = device.to_dict()
-        reason = devspec.unassignable_reason(self.specs, device)
-        description['assignable'] = reason is None
-        description['reason'] = reason
-        description['server_id'] = holder
-        spec = devspec.matching_spec(self.specs, device)
-        description['use'] = spec.use if spec else None
-        description['projects'] = list(spec.projects) if spec else []
-        return description
 
     # Devices
 

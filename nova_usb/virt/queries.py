@@ -1,0 +1,94 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What a compute host answers about its USB devices and a server's.
+
+Mixed into nova_usb.virt.manager.UsbManager, whose lock, claims,
+inventory and refusal rule it uses.
+"""
+
+from nova_usb.db import server_requests
+from nova_usb import states
+from nova_usb.virt import devspec
+from nova_usb.virt import guest as usb_guest
+from nova_usb.virt import plans
+
+ATTACHED = 'attached'
+MISSING = 'missing'
+
+
+class UsbQueries(object):
+    """Mixed into UsbManager."""
+
+    def list_host_devices(self, context):
+        with self.lock:
+            holders = self.claims.snapshot()
+            return [self._describe(d, holders.get(d.id))
+                    for d in self.inventory.devices()]
+
+    def list_server_devices(self, context, instance):
+        """The server's requested devices: ``attached`` when the server
+        may have the device now, else ``missing`` with the reason.
+        """
+        instance = server_requests.read(context, instance.uuid)
+        requests = self._load(instance)
+        with self.lock:
+            result = []
+            for request in requests.devices:
+                device = self.inventory.get(request.id)
+                reason = self._refusal(device, instance.uuid, request)
+                if device is not None:
+                    entry = self._describe(device,
+                                           self.claims.holder(request.id))
+                else:
+                    entry = {'id': request.id, 'host': self.host,
+                             'vendor_id': request.vendor_id,
+                             'product_id': request.product_id}
+                entry['status'] = MISSING if reason else ATTACHED
+                entry['reason'] = reason
+                entry['controller_model'] = request.controller_model
+                result.append(entry)
+            return result
+
+    def list_controllers(self, context, instance):
+        """The server's USB controllers and how many ports each uses: of
+        the running guest when it runs, else as its next start will have
+        them.
+        """
+        instance = server_requests.read(context, instance.uuid)
+        requests = self._load(instance)
+        if states.DEVICE_CHANGE.get(instance.vm_state) == states.LIVE:
+            topology = usb_guest.UsbGuest(self.driver, instance).topology()
+            taken = [(u.bus, u.port) for u in topology.used]
+        else:
+            topology, taken = plans.used_ports(self._defined_xml(instance),
+                                               requests)
+        return [{'index': c.index, 'model': c.model, 'ports': c.ports,
+                 'used_ports': sum(1 for bus, _ in taken if bus == c.index),
+                 'removable': requests.controller(c.index) is not None}
+                for c in topology.controllers]
+
+    def _describe(self, device, holder):
+        """The device as nova-api is told of it: with its holder, and how
+        its device_spec rule lets it be used (``use``, and ``projects``:
+        the projects the rule grants it to; nova-api adds the grants it
+        stores, and shows neither to project members).
+        """
+        description = device.to_dict()
+        reason = devspec.unassignable_reason(self.specs, device)
+        description['assignable'] = reason is None
+        description['reason'] = reason
+        description['server_id'] = holder
+        spec = devspec.matching_spec(self.specs, device)
+        description['use'] = spec.use if spec else None
+        description['projects'] = list(spec.projects) if spec else []
+        return description

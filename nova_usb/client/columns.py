@@ -30,6 +30,7 @@ _DEVICE = (
 HOST_DEVICE = _DEVICE + (
     ('Port Path', 'port_path'),
     ('Assignable', 'assignable'),
+    ('Use', 'use'),
     ('Reason', 'reason'),
     ('Server ID', 'server_id'),
 )

@@ -25,7 +25,10 @@ What it changes in Nova's driver, and nothing else:
 
 * start-up: checks [usb] device_spec (a bad rule stops the service), scans
   the host's USB devices, watches hotplug, rebuilds the claims of the
-  servers on this host, and serves nova-usb's RPC API;
+  servers on this host and brings their domains to their requests (in
+  init_host); serves nova-usb's RPC API once nova-compute is up (after
+  Nova's first resource update and its own RPC servers; a failed start
+  never serves it), until the service stops (cleanup_host);
 * a device a server holds that comes back to the host (replugged, moved)
   is given back to the running server;
 * every time Nova writes a domain (boot, reboot, start, rebuild, rescue,
@@ -45,12 +48,14 @@ What it changes in Nova's driver, and nothing else:
 import contextlib
 import copy
 import inspect
+import threading
 
 from nova.compute import task_states
 from nova import context as nova_context
 from nova import exception as nova_exception
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
+from oslo_utils import excutils
 
 from nova_usb.db import server_requests
 from nova_usb import exception
@@ -109,19 +114,83 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
         super().__init__(virtapi, read_only)
         self.usb = None
         self._usb_rpc_server = None
+        # Between the thread that starts the service and the one that
+        # stops it (a SIGTERM during a long start-up): the RPC server,
+        # and whether it may still be started.
+        self._usb_rpc_lock = threading.Lock()
+        self._usb_may_serve = False
+        # The compute manager whose post_start_hook starts the RPC server.
+        self._usb_hooked_manager = None
 
     def init_host(self, host):
         super().init_host(host)
         self.usb = usb_manager.UsbManager(self, host)
-        self.usb.start(nova_context.get_admin_context())
-        self._usb_rpc_server = usb_rpc.get_server(host, self.usb)
-        self._usb_rpc_server.start()
+        try:
+            self.usb.start(nova_context.get_admin_context())
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self.usb.stop()
+        # The claims are rebuilt, the domains reconciled, the revoked
+        # devices detached and the held ones counted in placement: only
+        # now may requests come, and only once nova-compute is up.
+        with self._usb_rpc_lock:
+            self._usb_may_serve = True
+        self._serve_usb_rpc_once_up(host)
+
+    def _serve_usb_rpc_once_up(self, host):
+        """Start nova-usb's RPC server once nova-compute's start succeeded.
+
+        Nova calls init_host early in Service.start: after it, the compute
+        manager still checks the host, creates the service record, runs
+        its first resource update (pre_start_hook: placement, PCI, which
+        may fail the start on a configuration Nova rejects) and starts its
+        own RPC servers, then calls the manager's post_start_hook. A start
+        that fails on the way calls no cleanup_host, so nothing started
+        before it may need one: nova-usb's RPC server starts in
+        post_start_hook, after Nova's own, and a failed start never
+        started it. Nova gives a driver no hook of its own after its
+        start-up: the driver wraps the post_start_hook of the compute
+        manager that loaded it (the one behind its virtapi), on that
+        manager object only. Not the driver's update_provider_tree: Nova
+        still reports PCI devices after it in the same resource update,
+        which is what rejects a [pci] device_spec.
+        """
+        manager = getattr(self.virtapi, '_compute', None)
+        if getattr(manager, 'post_start_hook', None) is None:
+            LOG.warning('nova-usb: no compute manager runs this driver; '
+                        'serving RPC for host %s at once', host)
+            self._start_usb_rpc(host)
+            return
+        if manager is self._usb_hooked_manager:
+            # The same service started again: the hook is in place.
+            return
+        nova_post_start_hook = manager.post_start_hook
+
+        def post_start_hook(*args, **kwargs):
+            nova_post_start_hook(*args, **kwargs)
+            self._start_usb_rpc(host)
+
+        manager.post_start_hook = post_start_hook
+        self._usb_hooked_manager = manager
+
+    def _start_usb_rpc(self, host):
+        with self._usb_rpc_lock:
+            if not self._usb_may_serve or self._usb_rpc_server is not None:
+                return
+            server = usb_rpc.get_server(host, self.usb)
+            server.start()
+            self._usb_rpc_server = server
+        LOG.info('nova-usb: serving RPC on topic %s for host %s',
+                 usb_rpc.TOPIC, host)
 
     def cleanup_host(self, host):
-        if self._usb_rpc_server is not None:
-            self._usb_rpc_server.stop()
-            self._usb_rpc_server.wait()
-            self._usb_rpc_server = None
+        with self._usb_rpc_lock:
+            # Also when the service stops before its start is done.
+            self._usb_may_serve = False
+            server, self._usb_rpc_server = self._usb_rpc_server, None
+        if server is not None:
+            server.stop()
+            server.wait()
         if self.usb is not None:
             self.usb.stop()
         super().cleanup_host(host)

@@ -36,6 +36,9 @@ or no longer selected (its allocation needs it); the others' providers go
 when the device does.
 """
 
+import functools
+import time
+
 from keystoneauth1 import exceptions as ks_exceptions
 from nova.compute import pci_placement_translator
 from nova import exception as nova_exception
@@ -51,6 +54,8 @@ _VERSION = '1.28'
 # Placement refuses a write when another one changed the consumer since it
 # was read: read and try again.
 _WRITE_ATTEMPTS = 4
+# The pauses (seconds) before a GET that could not connect is tried again.
+_READ_PAUSES = (0.5, 2)
 
 
 def provider_name(nodename, device_id):
@@ -233,8 +238,7 @@ class DeviceProviders(object):
         for rp_uuid, held in sorted(current.get('allocations', {}).items()):
             if rp_uuid in requested:
                 continue
-            answer = self._call(self.client.get, rp_uuid,
-                                '/resource_providers/%s' % rp_uuid)
+            answer = self._get(rp_uuid, '/resource_providers/%s' % rp_uuid)
             if not answer or not answer.json()['name'].endswith(
                     '_usb_%s' % rp_uuid):
                 continue
@@ -277,7 +281,8 @@ class DeviceProviders(object):
 
     def _allocations(self, context, consumer):
         try:
-            return self.client.get_allocs_for_consumer(context, consumer)
+            return _read(self.client.get_allocs_for_consumer, context,
+                         consumer)
         except (nova_exception.ConsumerAllocationRetrievalFailed,
                 ks_exceptions.ClientException) as e:
             raise exception.UsbPlacementUnavailable(device_id=consumer,
@@ -288,7 +293,7 @@ class DeviceProviders(object):
         placement has no provider for it.
         """
         url = '/resource_providers/%s/inventories' % device_id
-        answer = self._call(self.client.get, device_id, url)
+        answer = self._get(device_id, url)
         if answer.status_code == 404:
             return None
         self._check(answer, device_id)
@@ -297,11 +302,18 @@ class DeviceProviders(object):
 
     def _consumers(self, context, device_id):
         url = '/resource_providers/%s/allocations' % device_id
-        answer = self._call(self.client.get, device_id, url)
+        answer = self._get(device_id, url)
         if answer.status_code == 404:
             return {}
         self._check(answer, device_id)
         return answer.json()['allocations']
+
+    def _get(self, device_id, url):
+        """GET ``url`` from placement, tried again when it could not
+        connect; UsbPlacementUnavailable when it still fails.
+        """
+        return self._call(functools.partial(_read, self.client.get),
+                          device_id, url)
 
     @staticmethod
     def _call(method, device_id, *args):
@@ -318,6 +330,23 @@ class DeviceProviders(object):
             raise exception.UsbPlacementUnavailable(
                 device_id=device_id, reason='HTTP %d: %s' % (
                     answer.status_code, answer.text[:200]))
+
+
+def _read(read, *args, **kwargs):
+    """``read(*args, **kwargs)``, a GET, tried again after a pause when it
+    could not connect (placement restarting, or a kept-alive connection
+    that its server had closed: nova-compute's first requests after a
+    restart met exactly that). Reading twice changes nothing; writes are
+    never repeated here.
+    """
+    for pause in _READ_PAUSES:
+        try:
+            return read(*args, **kwargs)
+        except ks_exceptions.ConnectFailure as e:
+            LOG.info('Placement could not be reached (%s): trying again '
+                     'in %.1f s', e, pause)
+            time.sleep(pause)
+    return read(*args, **kwargs)
 
 
 def _is_migration_of(context, consumer, instance_uuid):

@@ -21,8 +21,10 @@ the process-wide oslo.config object; they cannot share a process), as a
 WSGI application on 127.0.0.1. Through keystone's own API the sandbox
 then adds the service user nova-api's auth_token middleware validates
 tokens with, the compute and image endpoints of the catalog, the accounts
-it prints: ``admin``, and ``demo-member`` and ``demo-reader`` of project
-``demo``, each with a password made for this run, and Nova's quotas as
+it prints: ``admin``, ``demo-member`` and ``demo-reader`` of project
+``demo``, and ``other-member`` of project ``other`` (granted no device: what
+a member of another project sees), each with a password made for this run,
+and Nova's quotas as
 unified limits: the compute service's registered limits
 (``REGISTERED_LIMITS``), which nova-api reads as the ``nova`` user with
 the reader role on the system, as Nova's unified limits guide sets it up.
@@ -56,12 +58,16 @@ READY_TIMEOUT = 600
 STOP_TIMEOUT = 10
 ADMIN = 'admin'
 DEMO_PROJECT = 'demo'
+# A second project, which the demo devices are not granted to: what a
+# member of another project sees of project demo (nothing).
+OTHER_PROJECT = 'other'
 SERVICE_PROJECT = 'service'
 NOVA_USER = 'nova'
 # user: (project, roles)
 ACCOUNTS = {
     'demo-member': (DEMO_PROJECT, ('member',)),
     'demo-reader': (DEMO_PROJECT, ('reader',)),
+    'other-member': (OTHER_PROJECT, ('member',)),
 }
 # Every project's default quotas (keystone registered limits of the
 # compute service), resource: limit. Servers, CPUs, memory and disk: more
@@ -293,7 +299,8 @@ class Keystone(object):
             roles['service'] = create('role', {'name': 'service'})
         projects = {name: create('project', {'name': name,
                                              'domain_id': 'default'})
-                    for name in (SERVICE_PROJECT, DEMO_PROJECT)}
+                    for name in (SERVICE_PROJECT, DEMO_PROJECT,
+                                 OTHER_PROJECT)}
         members = dict(ACCOUNTS)
         members[NOVA_USER] = (SERVICE_PROJECT, ('admin', 'service'))
         user_ids = {}

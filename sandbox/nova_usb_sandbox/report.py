@@ -125,7 +125,8 @@ def grants_and_quotas(facts):
             '',
             'Its members see and attach them (openstack server usb '
             'available SERVER);',
-            'other projects see none. As admin:',
+            'other projects see none (other-member\'s project %s has no '
+            'device). As admin:' % keystone.OTHER_PROJECT,
             '',
             '  openstack usb device grant list DEVICE_ID',
             '  openstack usb device grant remove DEVICE_ID %s' % project_id,

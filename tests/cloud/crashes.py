@@ -17,7 +17,8 @@ and SIGKILL: a scenario arms the points (tests/cloud/crashpoints.py), starts
 the changes with the ``openstack`` CLI, waits until each stands at its
 point, checks what the hypervisor shows then, kills nova-compute by its
 pid and starts it again. Then the domain (live and persistent), the stored
-requests and the claims must agree, the stored requests having won
+requests, the claims and the server's allocation in placement must agree,
+the stored requests having won
 (doc/source/admin/compute.rst, "After a crash").
 
 Changes that hold the host's USB lock at their point (an attach) cannot
@@ -244,7 +245,8 @@ class CrashScenarios(object):
 
     def assert_agree(self, server, devices, running=True):
         """The server's stored requests are ``devices``, all attached; the
-        claims (the admin's listing) give it exactly those; its domain has
+        claims (the admin's listing) give it exactly those, and so does its
+        allocation in placement; its domain has
         them live (and its QEMU holds as many sticks) and in its
         persistent definition. A stopped server's definition has no device
         it does not request (Nova writes the requested ones at its start).
@@ -256,6 +258,9 @@ class CrashScenarios(object):
         holders = {d['ID']: d['Server ID'] for d in self.device_listing()}
         assert {d for d, h in holders.items() if h == server} == wanted, (
             holders)
+        self.wait_for(lambda: self.allocated_sticks(server) == wanted,
+                      'the allocation of %s in placement: %s' % (
+                          server, sorted(wanted)))
         persistent = self.in_guest(server, persistent=True)
         if not running:
             assert persistent <= wanted, (persistent, wanted)

@@ -46,12 +46,28 @@ from tests.cloud import snippets
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.dirname(sys.executable)
 API_PASTE = os.path.join(TOP, 'etc', 'nova', 'api-paste.ini')
-# The same rule on every compute node, as an operator writes it: QEMU's
-# emulated USB sticks (the nested USB host's devices).
-DEVICE_SPEC = '{"vendor_id": "46f4", "projects": "*"}'
+# The same [usb] device_spec on every compute node, as an operator writes
+# it for QEMU's emulated USB sticks (the nested USB host's devices, by
+# serial): the three sticks with a serial for the API and for flavors, to
+# the projects the admin grants them to through the API (no rule grants
+# them to a project); the stick without a serial for flavors only. The
+# first rule that selects a device decides.
+DEVICE_SPEC = (
+    '{"vendor_id": "46f4", "serial": "NOVAUSB-A"}',
+    '{"vendor_id": "46f4", "serial": "NOVAUSB-B"}',
+    '{"vendor_id": "46f4", "serial": "NOVAUSB-C"}',
+    '{"vendor_id": "46f4", "use": "flavor"}',
+)
 DATABASES = {'keystone': ['keystone'], 'glance': ['glance'],
              'placement': ['placement'],
-             'nova': ['nova_api', 'nova_cell0', 'nova']}
+             'nova': ['nova_api', 'nova_cell0', 'nova'],
+             'nova_usb': ['nova_usb']}
+# Every project's default limits (keystone's registered limits of the
+# compute service, Nova's unified limits): more servers and sticks than
+# the cloud has, so that only a project limit set on purpose is met.
+# "servers" must be registered: Nova refuses a resource it requires that
+# has no limit ([quota] unified_limits_resource_list).
+REGISTERED_LIMITS = {'servers': 100, 'class:CUSTOM_USB_46F4_0001': 10}
 LOCAL_NODE = 'node1'
 # nova-api's worker processes. Each change a crash scenario stops holds one
 # until nova-api stops waiting for it ([usb] change_timeout, 6 minutes):
@@ -221,6 +237,8 @@ class Cloud(object):
             self.passwords[name] = self.keystone.service(
                 name, service_type,
                 'http://127.0.0.1:%d%s' % (self.ports[name], path))
+        self.keystone.system_reader('nova')
+        self.keystone.registered_limits('compute', REGISTERED_LIMITS)
         self._together(self._network, self._glance, self._placement,
                        self._nova, self.libvirtd.start)
         self.start_compute(LOCAL_NODE)
@@ -350,6 +368,9 @@ class Cloud(object):
         self._manage('nova-manage', *conf, 'cell_v2', 'create_cell',
                      '--name', 'cell1')
         self._manage('nova-manage', *conf, 'db', 'sync')
+        self._manage('nova-usb-manage', '--config-file', self.nova_conf,
+                     '--config-file', self.nova_service_conf('nova-api'),
+                     'db', 'sync')
         for service in ('nova-conductor', 'nova-scheduler'):
             self.services[service] = processes.Process(
                 service, [os.path.join(BIN, service)] + conf + [
@@ -374,10 +395,16 @@ class Cloud(object):
             instances_path=os.path.join(self.state_dir, 'instances-' + host),
             privsep_helper=os.path.join(BIN, 'privsep-helper'),
             nova_conf=self.nova_conf, service_conf=path,
-            device_spec=self.device_spec)
+            device_spec=self.device_spec_value())
         defaults.update(values)
         snippets.write('nova-compute.conf', path, self.values(**defaults))
         return path
+
+    def device_spec_value(self):
+        """``[usb] device_spec``'s rules as nova-compute.conf's value: one
+        rule per line, each after ``device_spec =`` (a multi-valued option).
+        """
+        return '\ndevice_spec = '.join(self.device_spec)
 
     @staticmethod
     def _virt_type():

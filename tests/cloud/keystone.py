@@ -18,7 +18,8 @@ from ``etc/cloud/keystone.conf``, ``keystone-manage db_sync``,
 ``fernet_setup``, ``credential_setup`` and ``bootstrap`` (admin user,
 project and the admin, member, reader roles, the identity endpoint), then
 keystone under uWSGI, then service users, projects and users with real
-roles through keystone's own API.
+roles, and registered limits (Nova's unified limits) through keystone's own
+API.
 """
 
 import os
@@ -159,3 +160,30 @@ class Keystone(object):
                                      region_id=REGION)
         self._admin = None  # the next connection reads the new catalog
         return secret
+
+    def system_reader(self, name):
+        """The reader role on the system for user ``name``: what Nova's
+        ``[oslo_limit]`` account needs to read every project's limits.
+        """
+        identity = self.admin().identity
+        identity.assign_system_role_to_user(
+            identity.find_user(name, domain_id='default'),
+            self.role('reader'), 'all')
+
+    def registered_limits(self, service_type, limits):
+        """Every project's default limits (``{resource: limit}``) for the
+        service of ``service_type``, in the region.
+        """
+        identity = self.admin().identity
+        service = next(identity.services(type=service_type))
+        # One POST with the list, as keystone's API takes them (the SDK's
+        # resource sends one object).
+        answer = identity.post('/registered_limits', json={
+            'registered_limits': [
+                {'service_id': service.id, 'region_id': REGION,
+                 'resource_name': resource, 'default_limit': limit}
+                for resource, limit in sorted(limits.items())]})
+        if answer.status_code != 201:
+            raise RuntimeError('keystone refused the registered limits: '
+                               'HTTP %d %s' % (answer.status_code,
+                                               answer.text))

@@ -178,7 +178,7 @@ class NestedNode(object):
                 nova_conf=self.guest_path('etc', 'nova.conf'),
                 service_conf=self.guest_path('etc',
                                              'nova-compute-%s.conf' % HOST),
-                device_spec=cloud.device_spec, **values))
+                device_spec=cloud.device_spec_value(), **values))
         shutil.copy(crashpoints.__file__,
                     os.path.join(self.share, 'crashpoints.py'))
         self.run('mkdir -p %s/nova/locks %s/instances %s && chmod 755 %s '

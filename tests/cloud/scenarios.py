@@ -28,6 +28,7 @@ import traceback
 
 from tests.cloud import crashes
 from tests.cloud import deploy
+from tests.cloud import tenancy
 
 OPENSTACK = os.path.join(deploy.BIN, 'openstack')
 # The microversion Nova 34's client features here need (--nic none: 2.37).
@@ -78,7 +79,7 @@ class Result(object):
         self.detail = detail
 
 
-class Scenarios(crashes.CrashScenarios):
+class Scenarios(crashes.CrashScenarios, tenancy.TenancyScenarios):
 
     def __init__(self, cloud, transcript):
         self.cloud = cloud
@@ -199,20 +200,27 @@ class Scenarios(crashes.CrashScenarios):
             time.sleep(3)
         self.note('# %s' % what)
 
-    def create_server(self, user, name, host, flavor=FLAVOR['name']):
+    def create_server(self, user, name, host, flavor=FLAVOR['name'],
+                      wait=True):
         """A server of ``user`` on ``host`` (its availability zone; None
-        lets the scheduler choose), once ACTIVE.
+        lets the scheduler choose), once ACTIVE (``wait_active``; without
+        ``wait``, the caller waits, so that servers boot side by side).
         """
         zone = ['--availability-zone', host] if host else []
         created = self.openstack(
             user, 'server', 'create', '--flavor', flavor, '--image', IMAGE,
             '--nic', 'none', *zone, name, '-c', 'id')
-        self.wait_status(user, created['id'], 'ACTIVE')
-        shown = self.openstack('admin', 'server', 'show', created['id'],
+        self.servers[name] = created['id']
+        if wait:
+            self.wait_active(user, created['id'], host)
+        return created['id']
+
+    def wait_active(self, user, server, host):
+        """Until ``user``'s new server is ACTIVE, on ``host`` if named."""
+        self.wait_status(user, server, 'ACTIVE')
+        shown = self.openstack('admin', 'server', 'show', server,
                                '-c', 'OS-EXT-SRV-ATTR:host')
         assert host is None or shown['OS-EXT-SRV-ATTR:host'] == host, shown
-        self.servers[name] = created['id']
-        return created['id']
 
     # -- the scenarios -----------------------------------------------------
 
@@ -295,11 +303,14 @@ class Scenarios(crashes.CrashScenarios):
         return shown.count(STICK_PRODUCT)
 
     @needs_usb_node
-    def scenario_05_live_attach_and_detach(self):
-        host = self.cloud.usb_host
+    def scenario_05_grants_decide_who_may_use_a_stick(self):
+        self.grants_decide_who_may_use_a_stick()
+
+    @needs_usb_node
+    def scenario_06_live_attach_and_detach(self):
         stick = self.stick(STICK_LIVE)
         assert stick['Assignable'] and stick['Server ID'] is None, stick
-        server = self.create_server('member-a', 'a-usb', host)
+        server = self.servers['a-usb']
         available = [d['ID'] for d in self.openstack(
             'member-a', 'server', 'usb', 'available', server)]
         assert stick['ID'] in available, available
@@ -316,7 +327,7 @@ class Scenarios(crashes.CrashScenarios):
                               server) == []
 
     @needs_usb_node
-    def scenario_06_cold_attach_then_start(self):
+    def scenario_07_cold_attach_then_start(self):
         host = self.cloud.usb_host
         stick = self.stick(STICK_COLD)
         server = self.create_server('member-a', 'a-usb-cold', host)
@@ -336,7 +347,7 @@ class Scenarios(crashes.CrashScenarios):
             'member-a', 'server', 'usb', 'list', server)]
 
     @needs_usb_node
-    def scenario_07_hard_reboot_and_replug_keep_the_stick(self):
+    def scenario_08_hard_reboot_and_replug_keep_the_stick(self):
         """Nova rewrites the domain at a hard reboot: nova-usb keeps the
         stick in it. Pulled out of the host, the stick is listed missing;
         plugged back, nova-usb gives it back to the running server.
@@ -363,7 +374,7 @@ class Scenarios(crashes.CrashScenarios):
         assert self.stick(STICK_COLD)['Server ID'] == server
 
     @needs_usb_node
-    def scenario_08_device_on_another_host_refused(self):
+    def scenario_09_device_on_another_host_refused(self):
         stick = self.stick(STICK_OTHER)
         server = self.servers['a-node1']
         # The admin learns where the device is (409); the member is told
@@ -376,7 +387,7 @@ class Scenarios(crashes.CrashScenarios):
                      says=["not on the server's host", 'HTTP 404'])
         assert self.stick(STICK_OTHER)['Server ID'] is None
 
-    def scenario_09_rabbitmq_restarted(self):
+    def scenario_10_rabbitmq_restarted(self):
         self.cloud.rabbit.stop()
         self.cloud.rabbit.start()
         self.note('# RabbitMQ restarted')
@@ -403,7 +414,7 @@ class Scenarios(crashes.CrashScenarios):
         self.wait_status('member-a', server, 'ACTIVE')
 
     @needs_usb_node
-    def scenario_10_flavor_asking_for_a_stick(self):
+    def scenario_11_flavor_asking_for_a_stick(self):
         """Placement picks the host and the device: a server whose flavor
         asks for a stick, with no zone given, lands on the USB node with
         one of the free sticks in its QEMU from its first start; its
@@ -432,27 +443,39 @@ class Scenarios(crashes.CrashScenarios):
         holders = {d['ID']: d['Server ID'] for d in self.device_listing()}
         assert holders[held[0][0]] is None, holders
 
+    @needs_usb_node
+    def scenario_12_placement_counts_and_limits(self):
+        self.placement_counts_and_limits()
+
     # nova-compute killed between two steps of changes (tests/cloud/
     # crashes.py): four rounds on the USB node, then node 1's controllers.
 
     @needs_usb_node
-    def scenario_11_killed_after_libvirt_before_the_save(self):
+    def scenario_13_killed_after_libvirt_before_the_save(self):
         self.crash_round_1_after_libvirt()
 
     @needs_usb_node
-    def scenario_12_killed_after_the_saves(self):
+    def scenario_14_killed_after_the_saves(self):
         self.crash_round_2_after_the_saves()
 
     @needs_usb_node
-    def scenario_13_killed_in_a_give_back_and_a_cold_attach(self):
+    def scenario_15_killed_in_a_give_back_and_a_cold_attach(self):
         self.crash_round_3_give_back_and_cold_attach()
 
     @needs_usb_node
-    def scenario_14_killed_before_a_cold_attach_saves(self):
+    def scenario_16_killed_before_a_cold_attach_saves(self):
         self.crash_round_4_cold_attach_before_the_save()
 
-    def scenario_15_killed_after_controller_saves(self):
+    def scenario_17_killed_after_controller_saves(self):
         self.crash_controller_changes()
+
+    @needs_usb_node
+    def scenario_18_grant_removed_while_in_use(self):
+        self.grant_removed_while_in_use()
+
+    @needs_usb_node
+    def scenario_19_rule_changed_at_start(self):
+        self.rule_changed_at_start()
 
     # -- running them ------------------------------------------------------
 

@@ -20,11 +20,15 @@ it; adds and removes a controller of a stopped server, attaches a device
 to it and starts it; sees nova-usb's own message when a device was taken
 meanwhile by another server; the reader sees no attach action; the admin
 sees the host's devices with the reasons, and a device's grants, grants it
-to a project and removes the grant. Every page is saved as a PNG
-into .tox/dashboard/screenshots/; the docs' screenshots are refreshed with
-``--screenshots doc/source/user/dashboard``.
+to a project and removes the grant; a member of another project walks
+every page of the plugin and sees nothing of project demo. Every page is
+saved as a PNG into .tox/dashboard/screenshots/; the docs' screenshots are
+refreshed with ``--screenshots doc/source/user/dashboard`` (the other
+project's walk stays in .tox/dashboard/screenshots/other-project/).
 
-    python -m tests.dashboard.run [--keep-going] [--screenshots DIR]
+    python -m tests.dashboard.run [--only NAME] [--screenshots DIR]
+
+``--only`` runs the scenarios whose name contains NAME (repeatable).
 
 The last line is "dashboard: N passed, N failed"; the exit status is 0
 only when every scenario passed. Every wait is bounded.
@@ -42,6 +46,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 SCREENSHOTS = os.path.join(ROOT, '.tox', 'dashboard', 'screenshots')
+# The pages of the other project's walk: evidence, not pictures for the
+# docs, so here whatever --screenshots says.
+OTHER_PROJECT_SCREENSHOTS = os.path.join(SCREENSHOTS, 'other-project')
 READY_TIMEOUT = 180
 STOP_TIMEOUT = 60
 WAIT = 60
@@ -109,10 +116,13 @@ class Cloud(object):
             '/v2/images', endpoint_filter={'service_type': 'image'}).json()
         return images['images'][0]['id']
 
+    def create(self, name):
+        """A server being built; wait_status() waits for it."""
+        return self.nova.servers.create(name, self.image_id(), 'tiny',
+                                        nics='none')
+
     def boot(self, name):
-        server = self.nova.servers.create(name, self.image_id(), 'tiny',
-                                          nics='none')
-        return self.wait_status(server.id, 'ACTIVE')
+        return self.wait_status(self.create(name).id, 'ACTIVE')
 
     def wait_status(self, server_id, status):
         deadline = time.monotonic() + WAIT
@@ -208,21 +218,38 @@ class Browser(object):
         self.wait(lambda driver: text in self.text(),
                   'text %r on the page' % text, timeout)
 
-    def login(self, user, password):
+    def login(self, user, password, landing='/project/instances/'):
+        """Logs in and opens ``landing``."""
         self.driver.delete_all_cookies()
-        # Straight to the instances, not the overview and its usage charts.
-        self.open('/auth/login/?next=/project/instances/')
+        # Straight to the instances (or the page wanted first), not the
+        # overview and its usage charts.
+        self.open('/auth/login/?next=' + landing)
         self.element('#id_username').send_keys(user)
         self.element('#id_password').send_keys(password)
         self.element('#loginBtn').click()
         self.wait(lambda driver: '/auth/login' not in driver.current_url,
                   'login of %s' % user)
 
-    def screenshot(self, name):
-        os.makedirs(self.screenshots, exist_ok=True)
-        path = os.path.join(self.screenshots, name + '.png')
+    def screenshot(self, name, directory=None):
+        """The page as a PNG into ``directory`` (default: the
+        screenshots').
+        """
+        directory = directory or self.screenshots
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, name + '.png')
         self.driver.save_screenshot(path)
         return path
+
+    def source(self):
+        """The page's HTML as the browser has it now: attributes, hidden
+        inputs and inline scripts included, not only what is shown.
+        """
+        return self.driver.page_source
+
+    def path(self):
+        """The path of the page shown, after any redirection."""
+        from urllib import parse
+        return parse.urlsplit(self.driver.current_url).path
 
     def usb_tab(self, server):
         self.open('/project/instances/%s/?tab=instance_details__usb_devices'
@@ -252,6 +279,24 @@ class Browser(object):
             's.value = arguments[1];'
             's.dispatchEvent(new Event("change"));', select_id, value)
 
+    def option_values(self, select_id):
+        return self.driver.execute_script(
+            'return Array.prototype.map.call('
+            '    document.getElementById(arguments[0]).options,'
+            '    function (o) { return o.value; });', select_id)
+
+    def choose_unoffered(self, select_id, value):
+        """Picks a value the select does not offer, as a hand-made request
+        would send it.
+        """
+        self.driver.execute_script(
+            'var s = document.getElementById(arguments[0]);'
+            'var o = document.createElement("option");'
+            'o.value = o.text = arguments[1];'
+            's.appendChild(o);'
+            's.value = arguments[1];'
+            's.dispatchEvent(new Event("change"));', select_id, value)
+
 
 class Scenarios(object):
 
@@ -264,8 +309,8 @@ class Scenarios(object):
         self.stopped = self.member.stop(self.member.boot('usb-stopped'))
         self.other = self.member.boot('usb-other')
 
-    def login(self, user):
-        self.browser.login(user, self.sandbox.password(user))
+    def login(self, user, landing='/project/instances/'):
+        self.browser.login(user, self.sandbox.password(user), landing)
 
     def test_member_attach_detach_running(self):
         b = self.browser
@@ -481,13 +526,204 @@ class Scenarios(object):
         b.screenshot('11-admin-usb-devices')
         self.member.usb.detach_device(self.running.id, device['id'])
 
+    def test_other_project_sees_nothing_of_demo(self):
+        """other-member, a member of project other (granted no device),
+        walks every page of the plugin a member reaches, and types the
+        URLs of demo's servers and of the admin panel. No page's HTML
+        holds a demo server's id or name, the compute host's name, a
+        device's id or serial, or project demo's id; the attach form
+        offers no device, and a demo device given by hand is refused as
+        one the host does not have. A value the member typed into a URL
+        or a form may come back (Horizon's "Unable to retrieve details for
+        instance ID", nova-usb's "USB device ID is not on the server's
+        host"), as the URL itself does; nothing else may.
+
+        Meanwhile every demo server holds a demo device: a holder shown
+        anywhere would be seen, and the admin's table of the host's
+        devices names them all. Every one of these values is first found
+        on the admin's pages: a value the pages never show would make the
+        check pass for nothing.
+        """
+        attached = []
+        try:
+            for server, vendor in ((self.running, YUBICO),
+                                   (self.other, YUBICO),
+                                   (self.stopped, DONGLE_VENDOR)):
+                # The stopped server has the dongle already when the
+                # scenario that attaches it ran first.
+                if not [d for d in self.member.usb.list_server_devices(
+                        server.id) if d['vendor_id'] == vendor]:
+                    device = self.member.available(server, vendor)[0]
+                    self.member.usb.attach_device(server.id, device['id'])
+                    attached.append((server, device['id']))
+            held = [d['id'] for d in self.member.usb.list_server_devices(
+                self.running.id)][0]
+            self._walk_as_other_project(held)
+        finally:
+            for server, device_id in attached:
+                self.member.usb.detach_device(server.id, device_id)
+
+    def _demo_secrets(self, host, devices):
+        """{value: what it is} of what other-member must never see."""
+        secrets = {host: 'the compute host\'s name',
+                   self.member.session.get_project_id(): 'project demo\'s id'}
+        for server in (self.running, self.stopped, self.other):
+            secrets[server.id] = 'the id of demo server %s' % server.name
+            secrets[server.name] = 'the name of a demo server'
+        # Nothing is granted to project other: every device of the host
+        # is one it must not learn of, hubs and the keyboard included.
+        for device in devices:
+            secrets[device['id']] = 'the id of device %s' % device['id']
+            if device.get('serial'):
+                secrets[device['serial']] = 'the serial of device %s' % (
+                    device['id'])
+        empty = [what for value, what in secrets.items() if not value]
+        if empty:
+            raise Failure('nothing to look for: %s' % ', '.join(empty))
+        return secrets
+
+    def _admin_sees(self, secrets, host, held):
+        """Every secret is on one of the admin's pages: the host's USB
+        devices (host, ids, serials, the holders' names and links), the
+        held device's grants (project demo's id).
+        """
+        b = self.browser
+        self.login('admin', landing='/admin/usb_devices/')
+        b.element('#host_usb_devices')
+        seen = b.source()
+        b.open('/admin/usb_devices/%s/%s/grants/' % (host, held))
+        b.element('#device_grants')
+        seen += b.source()
+        unseen = ['%s (%s)' % (value, what) for value, what in
+                  sorted(secrets.items()) if value not in seen]
+        if unseen:
+            raise Failure('not on the admin\'s pages, so their absence '
+                          'proves nothing: %s' % ', '.join(unseen))
+
+    def _shows_nothing_of_demo(self, secrets, name, typed=()):
+        """The page's PNG into OTHER_PROJECT_SCREENSHOTS; fails when its
+        HTML holds a secret other than the values in ``typed``.
+        """
+        b = self.browser
+        b.screenshot(name, OTHER_PROJECT_SCREENSHOTS)
+        source = b.source()
+        shown = ['%s (%s)' % (value, what) for value, what in
+                 sorted(secrets.items())
+                 if value in source and value not in typed]
+        if shown:
+            raise Failure('other-member sees on %s (%s): %s'
+                          % (name, b.driver.current_url, ', '.join(shown)))
+
+    def _walk_as_other_project(self, held):
+        b = self.browser
+        host, devices = self.admin.host_devices()
+        secrets = self._demo_secrets(host, devices)
+        other = Cloud(self.sandbox, 'other-member', 'other')
+        # Built while the admin's pages load.
+        own = other.create('other-server')
+        self._admin_sees(secrets, host, held)
+        own = other.wait_status(own.id, 'ACTIVE')
+        offered = other.usb.list_available_devices(own.id)
+        if offered:
+            raise Failure('project other is offered %s'
+                          % [d['id'] for d in offered])
+
+        # Its own pages: the panel's index (the instances), its server's
+        # USB tab, the attach form, the controller form, the detach form.
+        # Each page is checked first, so that a failure names what leaked.
+        self.login('other-member', landing='/project/usb_devices/')
+        b.element('#instances__row__%s' % own.id)
+        self._shows_nothing_of_demo(secrets, '01-instances')
+        b.usb_tab(own)
+        b.element('#usb_controllers')
+        self._shows_nothing_of_demo(secrets, '02-own-server-usb-tab')
+        if b.elements('[id^="usb_devices__row__"]'):
+            raise Failure('its server lists devices: %s'
+                          % b.text_of('#usb_devices'))
+        b.element('#usb_devices__action_attach').click()
+        b.element('#attach_usb_device_form')
+        self._shows_nothing_of_demo(secrets, '03-attach-form-empty')
+        if [v for v in b.option_values('id_device') if v]:
+            raise Failure('the attach form offers %s'
+                          % b.option_values('id_device'))
+        # The device demo's server holds, sent as a hand-made request
+        # would: refused as a device the host does not have, neither its
+        # holder nor its host named.
+        b.choose_unoffered('id_device', held)
+        b.modal_submit()
+        refusal = b.text_of('#attach_usb_device_form .alert-danger')
+        if 'not on the server\'s host' not in refusal:
+            raise Failure('the attach of a demo device reads %r' % refusal)
+        self._shows_nothing_of_demo(secrets, '04-attach-demo-device-refused',
+                                    typed=(held,))
+        if held not in [d['id'] for d in
+                        self.member.usb.list_server_devices(self.running.id)]:
+            raise Failure('the demo server lost %s' % held)
+        b.open('/project/usb_devices/%s/controllers/add/' % own.id)
+        b.element('#add_usb_controller_form')
+        self._shows_nothing_of_demo(secrets, '05-add-controller-form')
+        b.open('/project/usb_devices/%s/devices/%s/detach/'
+               % (own.id, held))
+        b.element('#detach_usb_device_form')
+        self._shows_nothing_of_demo(secrets, '06-detach-form-demo-device',
+                                    typed=(held,))
+        b.modal_submit()
+        b.text_of('#detach_usb_device_form .alert-danger')
+        self._shows_nothing_of_demo(secrets, '07-detach-demo-device-refused',
+                                    typed=(held,))
+
+        # demo's servers by their URLs: Horizon sends the member back to
+        # its instances, nova-usb's pages too.
+        for name, path, typed in (
+                ('08-demo-server-usb-tab',
+                 '/project/instances/%s/?tab=instance_details__usb_devices'
+                 % self.running.id, (self.running.id,)),
+                ('09-demo-server-attach',
+                 '/project/usb_devices/%s/attach/' % self.running.id,
+                 (self.running.id,)),
+                ('10-demo-server-detach',
+                 '/project/usb_devices/%s/devices/%s/detach/'
+                 % (self.running.id, held),
+                 (self.running.id, held)),
+                ('11-demo-server-add-controller',
+                 '/project/usb_devices/%s/controllers/add/' % self.stopped.id,
+                 (self.stopped.id,)),
+                ('12-demo-server-remove-controller',
+                 '/project/usb_devices/%s/controllers/0/remove/'
+                 % self.stopped.id, (self.stopped.id,))):
+            b.open(path)
+            b.element('#instances__row__%s' % own.id)
+            if b.path() != '/project/instances/':
+                raise Failure('%s: not sent back to the instances (%s)'
+                              % (path, b.driver.current_url))
+            self._shows_nothing_of_demo(secrets, name, typed)
+
+        # The admin panel's pages.
+        for name, path in (
+                ('13-admin-usb-devices', '/admin/usb_devices/'),
+                ('14-admin-device-grants', '/admin/usb_devices/%s/%s/grants/'
+                 % (host, held)),
+                ('15-admin-grant-form', '/admin/usb_devices/%s/%s/grants/add/'
+                 % (host, held))):
+            b.open(path)
+            b.wait_text('You are not authorized to access this page')
+            self._shows_nothing_of_demo(secrets, name)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m tests.dashboard.run')
     parser.add_argument('--screenshots', default=SCREENSHOTS,
                         help='where the PNGs go (default: %(default)s; '
                              'doc/source/user/dashboard for the docs)')
+    parser.add_argument('--only', action='append', metavar='NAME',
+                        help='run the scenarios whose name contains NAME '
+                             '(repeatable; default: all)')
     args = parser.parse_args(argv)
+    names = sorted(name for name in dir(Scenarios)
+                   if name.startswith('test_') and (
+                       not args.only or any(o in name for o in args.only)))
+    if not names:
+        parser.error('no scenario matches %s' % ', '.join(args.only))
     results = []
     began = time.monotonic()
     sandbox = Sandbox()
@@ -498,8 +734,7 @@ def main(argv=None):
               % sandbox.ready_seconds, flush=True)
         browser = Browser(sandbox.dashboard_url, args.screenshots)
         scenarios = Scenarios(sandbox, browser)
-        for name in sorted(n for n in dir(scenarios)
-                           if n.startswith('test_')):
+        for name in names:
             start = time.monotonic()
             try:
                 getattr(scenarios, name)()

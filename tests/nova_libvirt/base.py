@@ -92,9 +92,12 @@ class UsbDriverMixin(object):
         if name == 'compute':
             self.assertIsInstance(service.driver,
                                   usb_driver.LibvirtUsbDriver)
-            # init_host ran nova-usb's start-up: inventory, hotplug
-            # watcher, claims and RPC server.
+            # init_host ran nova-usb's start-up (inventory, hotplug
+            # watcher, claims), and the started service serves nova-usb's
+            # RPC API (a start that fails never does: Nova calls no
+            # cleanup_host then, and the test would leak the server).
             self.assertIsNotNone(service.driver.usb)
+            self.assertIsNotNone(service.driver._usb_rpc_server)
         return service
 
 

@@ -50,10 +50,10 @@ class NovaCliTestCase(base.CliTestBase):
                                       user='admin'))
         self.assertEqual(
             ('1050', '0407', 'Yubico', 'YubiKey OTP+FIDO+CCID', 'YK0001',
-             '1-1.1', 'True', '-', '-'),
+             '1-1.1', 'True', 'any', '-', '-'),
             tuple(devices[self.key1][h] for h in (
                 'Vendor ID', 'Product ID', 'Vendor', 'Product', 'Serial',
-                'Port Path', 'Assignable', 'Reason', 'Server ID')))
+                'Port Path', 'Assignable', 'Use', 'Reason', 'Server ID')))
         self.assertEqual(('False', 'hub: hubs are never assignable'), (
             devices[self.device_id('1-1')]['Assignable'],
             devices[self.device_id('1-1')]['Reason']))

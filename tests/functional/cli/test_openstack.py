@@ -56,7 +56,8 @@ class OpenStackCliTestCase(base.CliTestBase):
             {'ID': self.key1, 'Vendor ID': '1050', 'Product ID': '0407',
              'Vendor': 'Yubico', 'Product': 'YubiKey OTP+FIDO+CCID',
              'Serial': 'YK0001', 'Port Path': '1-1.1', 'Assignable': True,
-             'Reason': None, 'Server ID': None}, devices[self.key1])
+             'Use': 'any', 'Reason': None, 'Server ID': None},
+            devices[self.key1])
         self.assertEqual((False, 'hub: hubs are never assignable'), (
             devices[self.device_id('1-1')]['Assignable'],
             devices[self.device_id('1-1')]['Reason']))

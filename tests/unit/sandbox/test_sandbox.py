@@ -158,8 +158,8 @@ class ConfigTestCase(base.BaseTestCase):
     def test_keystone_passwords_are_made_per_run(self):
         state = self.useFixture(fixtures.TempDir()).path
         one, two = self.keystone(state), self.keystone(state)
-        self.assertEqual({'admin', 'nova', 'demo-member', 'demo-reader'},
-                         set(one.passwords))
+        self.assertEqual({'admin', 'nova', 'demo-member', 'demo-reader',
+                          'other-member'}, set(one.passwords))
         for user in one.passwords:
             self.assertNotEqual(one.passwords[user], two.passwords[user])
             self.assertGreaterEqual(len(one.passwords[user]), 20)
@@ -293,6 +293,18 @@ class KeystoneLimitsTestCase(base.BaseTestCase):
         self.assertEqual('project-demo',
                          self.identity.project_ids[keystone.DEMO_PROJECT])
 
+    def test_other_project_has_one_member(self):
+        """Project other and its member, other-member: a project the demo
+        devices are not granted to, for what another project's member sees.
+        """
+        self.assertEqual('project-other',
+                         self.identity.project_ids[keystone.OTHER_PROJECT])
+        self.assertEqual(
+            [('PUT', '/projects/project-other/users/user-other-member/'
+              'roles/role-member', None)],
+            [call for call in self.api.calls
+             if 'user-other-member' in call[1]])
+
 
 class DemoGrantsTestCase(base.BaseTestCase):
     """The demo devices, granted to project demo through the API."""
@@ -331,6 +343,7 @@ class DemoGrantsTestCase(base.BaseTestCase):
         text = '\n'.join(report.grants_and_quotas(facts))
         self.assertIn('project demo (demo-id)', text)
         self.assertIn('  key1  Yubico YubiKey 17381956', text)
+        self.assertIn("other-member's project other has no device", text)
         self.assertIn('--resource-limit 1 class:CUSTOM_USB_1050_0407', text)
 
     def test_a_refused_grant_stops_the_start(self):

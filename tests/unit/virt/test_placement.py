@@ -10,6 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import fixtures
+from keystoneauth1 import exceptions as ks_exceptions
 from nova.compute import provider_tree
 from oslotest import base
 
@@ -108,3 +110,52 @@ class AllocatedDeviceIdsTestCase(base.BaseTestCase):
         self.assertEqual([], placement.allocated_device_ids(None, tree))
         self.assertEqual([], placement.allocated_device_ids(allocations,
                                                             None))
+
+
+class ReadTestCase(base.BaseTestCase):
+    """A GET that could not connect is tried again; nothing else is.
+
+    The reads are plain functions here: a connection placement closed is
+    what is simulated, and only keystoneauth's exception for it matters.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.pauses = []
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_usb.virt.placement.time.sleep', self.pauses.append))
+
+    def reads(self, *outcomes):
+        outcomes = list(outcomes)
+        calls = []
+
+        def read(*args, **kwargs):
+            calls.append((args, kwargs))
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        return read, calls
+
+    def test_a_closed_connection_is_read_again(self):
+        read, calls = self.reads(
+            ks_exceptions.ConnectFailure('Remote end closed connection'),
+            'answer')
+        self.assertEqual('answer', placement._read(read, '/x', version='1'))
+        self.assertEqual([(('/x',), {'version': '1'})] * 2, calls)
+        self.assertEqual([0.5], self.pauses)
+
+    def test_gives_up_after_the_last_attempt(self):
+        failure = ks_exceptions.ConnectFailure('placement is down')
+        read, calls = self.reads(failure, failure, failure)
+        self.assertRaises(ks_exceptions.ConnectFailure, placement._read,
+                          read, '/x')
+        self.assertEqual(3, len(calls))
+        self.assertEqual([0.5, 2], self.pauses)
+
+    def test_other_errors_are_not_retried(self):
+        read, calls = self.reads(ks_exceptions.EndpointNotFound('none'))
+        self.assertRaises(ks_exceptions.EndpointNotFound, placement._read,
+                          read, '/x')
+        self.assertEqual(1, len(calls))
+        self.assertEqual([], self.pauses)

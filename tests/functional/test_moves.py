@@ -69,14 +69,20 @@ class MovesTestCase(helpers.UsbTestBase):
             self.assertEqual([self.key1],
                              list(usb_guest.hostdevs_in(xml)[0]))
 
-    def test_resize_on_the_same_host_then_revert(self):
+    def resize_on_the_same_host(self):
+        """The server resized to another flavor on its own host; returns
+        it in VERIFY_RESIZE.
+        """
         self.flags(allow_resize_to_same_host=True)
         flavor = next(f['id'] for f in self.api.get_flavors()
                       if f['name'] != self.server['flavor']['original_name']
                       and f['ram'] >= 512 and f['disk'] >= 1)
         with _NO_DISK_COPY:
             self._resize_server(self.server, flavor)
-        server = self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+        return self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+
+    def test_resize_on_the_same_host_then_revert(self):
+        server = self.resize_on_the_same_host()
         # Nova gave the old allocation to the migration; the device came
         # back to the server's new one.
         self.assertHeld(server)
@@ -84,13 +90,7 @@ class MovesTestCase(helpers.UsbTestBase):
         self.assertHeld(server)
 
     def test_resize_on_the_same_host_then_confirm(self):
-        self.flags(allow_resize_to_same_host=True)
-        flavor = next(f['id'] for f in self.api.get_flavors()
-                      if f['name'] != self.server['flavor']['original_name']
-                      and f['ram'] >= 512 and f['disk'] >= 1)
-        with _NO_DISK_COPY:
-            self._resize_server(self.server, flavor)
-        server = self._wait_for_state_change(self.server, 'VERIFY_RESIZE')
+        server = self.resize_on_the_same_host()
         self._confirm_resize(server)
         server = self._wait_for_state_change(server, 'ACTIVE')
         # The migration's allocation is gone; the device is still counted.

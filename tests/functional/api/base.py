@@ -33,6 +33,8 @@ from oslo_serialization import jsonutils
 
 from nova_usb import policy as usb_policy
 from nova_usb import rpc as usb_rpc
+from tests.fixtures import usb_database
+from tests.functional import base as usb_base
 from tests.functional import test_attach_detach as helpers
 
 OTHER_PROJECT = 'a0e1ad3bde2c4b8c9e0f1a2b3c4d5e6f'
@@ -88,6 +90,21 @@ class UsbApiTestBase(helpers.UsbTestBase):
         }
         for api_client in self.clients.values():
             api_client.microversion = 'latest'
+
+    def use_project_rules(self, licence_use='any'):
+        """The tenancy tests' host: nova-api stores grants (on SQLite);
+        YubiKey YK0001 is granted by its rule to this project, the other
+        YubiKeys to none, the licence dongles to every project (for
+        flavors only with ``licence_use='flavor'``); compute1 restarted
+        with these rules.
+        """
+        self.useFixture(usb_database.SQLiteUsbDatabase())
+        self.flags(device_spec=[
+            '{"serial": "YK0001", "projects": ["%s"]}' % self.api.project_id,
+            '{"vendor_id": "%s"}' % usb_base.YUBICO,
+            '{"vendor_id": "%s", "projects": "*", "use": "%s"}' % (
+                usb_base.LICENCE_VENDOR, licence_use)], group='usb')
+        self.restart_compute_service('compute1')
 
     def request(self, role, method, path, body=None, raw=None):
         """One HTTP request as ``role``; ``raw`` sends bytes as they are."""

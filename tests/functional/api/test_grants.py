@@ -21,23 +21,14 @@ nova-usb's own database: SQLite, its schema made by its migrations.
 
 from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
-from tests.fixtures import usb_database
 from tests.functional.api import base
-from tests.functional import base as usb_base
 
 
 class GrantsTestCase(base.UsbApiTestBase):
 
     def setUp(self):
         super().setUp()
-        # nova-api keeps grants when it has a database for them.
-        self.useFixture(usb_database.SQLiteUsbDatabase())
-        self.flags(device_spec=[
-            '{"serial": "YK0001", "projects": ["%s"]}' % self.api.project_id,
-            '{"vendor_id": "%s"}' % usb_base.YUBICO,
-            '{"vendor_id": "%s", "projects": "*", "use": "flavor"}' %
-            usb_base.LICENCE_VENDOR], group='usb')
-        self.restart_compute_service('compute1')
+        self.use_project_rules(licence_use='flavor')
         self.server = self._create_server(networks='none')
         self.hub = self.device_id('1-1')
 

@@ -21,9 +21,7 @@ server's events: no answer may carry the other project's server id, the
 host's name, or a device not granted to the stranger's project.
 """
 
-from tests.fixtures import usb_database
 from tests.functional.api import base
-from tests.functional import base as usb_base
 
 UNKNOWN_DEVICE = '00000000-0000-5000-8000-000000000000'
 
@@ -32,13 +30,7 @@ class PrivacyTestCase(base.UsbApiTestBase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(usb_database.SQLiteUsbDatabase())
-        self.flags(device_spec=[
-            '{"serial": "YK0001", "projects": ["%s"]}' % self.api.project_id,
-            '{"vendor_id": "%s"}' % usb_base.YUBICO,
-            '{"vendor_id": "%s", "projects": "*"}' %
-            usb_base.LICENCE_VENDOR], group='usb')
-        self.restart_compute_service('compute1')
+        self.use_project_rules()
         self.server = self._create_server(networks='none')
         self.assertStatus(200, self.attach(self.server, self.key1))
         theirs = self.clients['stranger'].post_server({'server': {

@@ -26,6 +26,12 @@ starts nor saves a change after the deadline, which leaves nova-api, when
 no answer came in time, the time to read what was saved. So nova-api never
 reports a failure for a change that is then made, nor a success for one
 that is not.
+
+Answers are typed, versioned records (nova_usb.records), sent as their
+primitives, which say which record and which version they are. So that a
+newer nova-api can ask a compute host that is not upgraded yet, each call
+goes out at the oldest API version that carries its arguments, and the
+plain dicts such a host answers with are read into the same records.
 """
 
 import functools
@@ -40,11 +46,13 @@ import oslo_messaging as messaging
 from nova_usb import conf as nova_usb_conf
 from nova_usb.db import server_requests
 from nova_usb import exception
+from nova_usb import records
+from nova_usb.virt import controllers
 
 CONF = nova_usb_conf.CONF
 TOPIC = 'nova-usb'
 NAMESPACE = 'nova_usb'
-VERSION = '1.2'
+VERSION = '1.3'
 # Between the deadline a compute host is given and the end of nova-api's
 # wait: a save the compute host starts just before the deadline goes
 # through conductor, a call bounded by [DEFAULT] rpc_response_timeout.
@@ -83,7 +91,26 @@ class UsbComputeAPI(object):
     * 1.1 - attach_device, detach_device, add_controller and
       remove_controller take ``deadline``
     * 1.2 - attach_device takes ``granted_projects``
+    * 1.3 - answers are versioned records (nova_usb.records) instead of
+      plain dicts, and attach_device answers a ServerDevice; the calls
+      are unchanged, so each is sent at the oldest version that has its
+      arguments (CALL_VERSIONS), and a compute host of 1.0 to 1.2 still
+      serves them during an upgrade
+
+    The cap stays VERSION: nova-api is upgraded before the compute hosts,
+    so it never sends a call a host could not have.
     """
+
+    # The oldest API version with each call's arguments.
+    CALL_VERSIONS = {
+        'list_host_devices': '1.0',
+        'list_server_devices': '1.0',
+        'list_controllers': '1.0',
+        'attach_device': '1.2',
+        'detach_device': '1.1',
+        'add_controller': '1.1',
+        'remove_controller': '1.1',
+    }
 
     def __init__(self):
         target = messaging.Target(topic=TOPIC, namespace=NAMESPACE,
@@ -92,30 +119,40 @@ class UsbComputeAPI(object):
         self.router = rpc.ClientRouter(rpc.get_client(
             target, version_cap=VERSION, serializer=serializer))
 
-    def _client(self, context, host, timeout=None):
+    def _client(self, context, host, timeout=None, method=None):
+        """The client for ``host``; ``method`` sets the call's version."""
+        options = {'server': host}
         if timeout is not None:
-            return self.router.client(context).prepare(server=host,
-                                                       timeout=timeout)
-        return self.router.client(context).prepare(server=host)
+            options['timeout'] = timeout
+        if method is not None:
+            options['version'] = self.CALL_VERSIONS[method]
+        return self.router.client(context).prepare(**options)
 
     @_reraise_usb_errors
     def list_host_devices(self, context, host, timeout=None):
         """``timeout``: seconds to wait instead of [DEFAULT]
         rpc_response_timeout (nova-api asks many hosts at once when it
-        looks for a device).
+        looks for a device). [records.HostDevice]
         """
-        return self._client(context, host, timeout).call(
-            context, 'list_host_devices')
+        return records.HostDevice.list_from_rpc(
+            self._client(context, host, timeout, 'list_host_devices').call(
+                context, 'list_host_devices'))
 
     @_reraise_usb_errors
     def list_server_devices(self, context, instance):
-        return self._client(context, instance.host).call(
-            context, 'list_server_devices', instance=instance)
+        """[records.ServerDevice]"""
+        return records.ServerDevice.list_from_rpc(
+            self._client(context, instance.host,
+                         method='list_server_devices').call(
+                context, 'list_server_devices', instance=instance))
 
     @_reraise_usb_errors
     def list_controllers(self, context, instance):
-        return self._client(context, instance.host).call(
-            context, 'list_controllers', instance=instance)
+        """[records.Controller]"""
+        return records.Controller.list_from_rpc(
+            self._client(context, instance.host,
+                         method='list_controllers').call(
+                context, 'list_controllers', instance=instance))
 
     def attach_device(self, context, instance, device_id,
                       controller_model=None, granted_projects=None):
@@ -123,16 +160,27 @@ class UsbComputeAPI(object):
         the device to, when the caller may attach only granted devices
         (the compute host adds those of the device's rule); None when the
         caller may attach any device (nova_usb.api.grants).
+
+        Returns the attached device, a records.ServerDevice.
         """
         def made(before, after):
             request = after.device(device_id)
             if request is None or before.device(device_id):
                 return None
-            return {'id': request.id, 'host': instance.host,
-                    'vendor_id': request.vendor_id,
-                    'product_id': request.product_id}
+            return records.ServerDevice(
+                id=request.id, host=instance.host,
+                vendor_id=request.vendor_id, product_id=request.product_id,
+                server_id=instance.uuid, status=records.ATTACHED,
+                controller_model=request.controller_model)
 
-        return self._change(context, instance, made, 'attach_device',
+        def read(answer):
+            # A host of API 1.2 or older answers the device as listed on
+            # the host, without the request's part.
+            return records.ServerDevice.from_rpc(
+                answer, status=records.ATTACHED,
+                controller_model=controller_model)
+
+        return self._change(context, instance, made, 'attach_device', read,
                             device_id=device_id,
                             controller_model=controller_model,
                             granted_projects=granted_projects)
@@ -143,20 +191,27 @@ class UsbComputeAPI(object):
                 return True
             return None
 
-        return self._change(context, instance, made, 'detach_device',
+        return self._change(context, instance, made, 'detach_device', None,
                             device_id=device_id)
 
     def add_controller(self, context, instance, model, ports=None):
+        """``ports``: the port count asked for, None for the model's.
+
+        Returns the added controller, a records.Controller, whose
+        ``ports`` is its port count, never None.
+        """
         def made(before, after):
             for request in after.controllers:
                 if (before.controller(request.index) is None and
                         request.model == model and request.ports == ports):
-                    return {'index': request.index, 'model': model,
-                            'ports': ports, 'used_ports': 0,
-                            'removable': True}
+                    return records.Controller(
+                        index=request.index, model=model,
+                        ports=controllers.controller_ports(model, ports),
+                        used_ports=0, removable=True)
             return None
 
         return self._change(context, instance, made, 'add_controller',
+                            records.Controller.from_rpc,
                             model=model, ports=ports)
 
     def remove_controller(self, context, instance, index):
@@ -167,25 +222,29 @@ class UsbComputeAPI(object):
             return None
 
         return self._change(context, instance, made, 'remove_controller',
-                            index=index)
+                            None, index=index)
 
     @_reraise_usb_errors
-    def _change(self, context, instance, made, method, **kwargs):
+    def _change(self, context, instance, made, method, read, **kwargs):
         """Call ``method`` on the server's host, with a deadline.
 
-        When no answer comes in time, the stored requests tell whether the
-        change was made: ``made(before, after)`` returns what the call
-        would have, or None when it was not made; then the timeout is
-        raised.
+        ``read`` turns the host's answer into a record (None: the call
+        answers nothing). When no answer comes in time, the stored
+        requests tell whether the change was made: ``made(before, after)``
+        returns what the call would have, or None when it was not made;
+        then the timeout is raised.
         """
         before = server_requests.load(
             server_requests.read(context, instance.uuid))
         timeout = CONF.usb.change_timeout
         deadline = time.time() + timeout - change_deadline_margin()
         try:
-            result = self._client(context, instance.host, timeout).call(
+            result = self._client(context, instance.host, timeout,
+                                  method).call(
                 context, method, instance=instance, deadline=deadline,
                 **kwargs)
+            if read is not None:
+                result = read(result)
         except messaging.MessagingTimeout:
             after = server_requests.load(
                 server_requests.read(context, instance.uuid))
@@ -200,7 +259,7 @@ class UsbComputeAPI(object):
 
 class UsbComputeEndpoint(object):
     """Server side, served by nova-compute; each call goes to the host's
-    UsbManager.
+    UsbManager, and its records go back as their primitives.
     """
 
     target = messaging.Target(namespace=NAMESPACE, version=VERSION)
@@ -210,19 +269,20 @@ class UsbComputeEndpoint(object):
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_host_devices(self, context):
-        return self.manager.list_host_devices(context)
+        return records.to_rpc(self.manager.list_host_devices(context))
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_server_devices(self, context, instance):
-        return self.manager.list_server_devices(context, instance)
+        return records.to_rpc(self.manager.list_server_devices(context,
+                                                               instance))
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def attach_device(self, context, instance, device_id,
                       controller_model=None, deadline=None,
                       granted_projects=None):
-        return self.manager.attach_device(context, instance, device_id,
-                                          controller_model, deadline,
-                                          granted_projects)
+        return records.to_rpc(self.manager.attach_device(
+            context, instance, device_id, controller_model, deadline,
+            granted_projects))
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def detach_device(self, context, instance, device_id, deadline=None):
@@ -231,13 +291,13 @@ class UsbComputeEndpoint(object):
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_controllers(self, context, instance):
-        return self.manager.list_controllers(context, instance)
+        return records.to_rpc(self.manager.list_controllers(context, instance))
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def add_controller(self, context, instance, model, ports=None,
                        deadline=None):
-        return self.manager.add_controller(context, instance, model, ports,
-                                           deadline)
+        return records.to_rpc(self.manager.add_controller(
+            context, instance, model, ports, deadline))
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def remove_controller(self, context, instance, index, deadline=None):

@@ -87,9 +87,10 @@ class UsbDeviceGrantsController(wsgi.Controller):
         with errors.translated('the compute hosts'):
             found = self.hosts.find_device(context, device_id)
             if found is not None:
-                listed = grants.for_device(context, found[1])
+                listed = grants.for_device(context, device_id,
+                                           found[1].projects)
             else:
-                listed = grants.for_device(context, {'id': device_id})
+                listed = grants.for_device(context, device_id)
                 if not listed:
                     raise exception.UsbDeviceUnknown(device_id=device_id)
         return {'usb_device_grants': listed}
@@ -140,15 +141,15 @@ class UsbDeviceGrantsController(wsgi.Controller):
         it, when the grant being removed is what let the project have it.
         """
         found = self.hosts.find_device(context, device_id)
-        if found is None or found[1].get('server_id') is None:
+        if found is None or found[1].server_id is None:
             return
-        host, description = found
+        host, device = found
         instance = common.get_instance(self.compute_api, context,
-                                       description['server_id'])
+                                       device.server_id)
         remaining = [p for p in db_api.grants_for_device(context, device_id)
                      if p != project_id]
         if (instance.project_id != project_id or
-                grants.granted(description, remaining, project_id)):
+                grants.granted(device, remaining, project_id)):
             return
         request = usb_requests.load(instance.system_metadata).device(
             device_id)
@@ -158,8 +159,8 @@ class UsbDeviceGrantsController(wsgi.Controller):
         with errors.translated('host %s' % host):
             with actions.server_action(context, instance, actions.REVOKE,
                                        device_id=device_id,
-                                       vendor_id=description['vendor_id'],
-                                       product_id=description['product_id']):
+                                       vendor_id=device.vendor_id,
+                                       product_id=device.product_id):
                 self.usb_rpc.detach_device(context, instance, device_id)
         LOG.info('USB device %s detached: its grant to project %s is '
                  'removed', device_id, project_id, instance=instance)

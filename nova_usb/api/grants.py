@@ -15,7 +15,8 @@
 A device is granted to a project by either of:
 
 * its [usb] device_spec rule (``"projects"``), as its compute host reports
-  it in the device's description (``projects``; ``["*"]``: every project);
+  it in the device's record (records.HostDevice ``projects``; ``["*"]``:
+  every project);
 * a grant an admin stored for the device alone (``PUT
   /os-usb-devices/{device_id}/grants/{project_id}``), in nova-usb's own
   database (nova_usb.db.api), read here by nova-api only: compute hosts
@@ -62,27 +63,28 @@ def stored(context, device_ids):
     return db_api.grants_for_devices(context, sorted(set(device_ids)))
 
 
-def for_device(context, description):
+def for_device(context, device_id, rule_projects=()):
     """The device's grants as the grants route lists them: ``[{project_id,
-    source}]``, those of its rule first.
+    source}]``, those of its rule (``rule_projects``, none when no host
+    has the device now) first.
     """
     grants = [{'project_id': project_id, 'source': SOURCE_DEVICE_SPEC}
-              for project_id in description.get('projects') or ()]
+              for project_id in rule_projects]
     grants += [{'project_id': project_id, 'source': SOURCE_GRANT}
-               for project_id in stored(context, [description['id']]).get(
-                   description['id'], ())]
+               for project_id in stored(context, [device_id]).get(
+                   device_id, ())]
     return grants
 
 
-def granted(description, stored_projects, project_id):
-    """Whether the device may be attached through the API to a server of
-    ``project_id``: not for flavors only, and granted to the project.
+def granted(device, stored_projects, project_id):
+    """Whether the device (a records.HostDevice) may be attached through
+    the API to a server of ``project_id``: not for flavors only, and
+    granted to the project.
     """
-    if description.get('use') == FLAVOR_ONLY:
+    if device.use == FLAVOR_ONLY:
         return False
-    rule_projects = description.get('projects') or ()
-    return (ALL_PROJECTS in rule_projects or project_id in rule_projects or
-            project_id in stored_projects)
+    return (ALL_PROJECTS in device.projects or
+            project_id in device.projects or project_id in stored_projects)
 
 
 def may_use_ungranted(context, instance):
@@ -91,15 +93,15 @@ def may_use_ungranted(context, instance):
         {'project_id': instance.project_id}, fatal=False)
 
 
-def usable(context, instance, descriptions):
-    """Those of ``descriptions`` (of the server's host) the caller may
-    attach to the server through the API.
+def usable(context, instance, devices):
+    """Those of ``devices`` (records.HostDevice of the server's host) the
+    caller may attach to the server through the API.
     """
     if may_use_ungranted(context, instance):
-        return [d for d in descriptions if d.get('use') != FLAVOR_ONLY]
-    grants = stored(context, [d['id'] for d in descriptions])
-    return [d for d in descriptions
-            if granted(d, grants.get(d['id'], ()), instance.project_id)]
+        return [d for d in devices if d.use != FLAVOR_ONLY]
+    grants = stored(context, [d.id for d in devices])
+    return [d for d in devices
+            if granted(d, grants.get(d.id, ()), instance.project_id)]
 
 
 def granted_projects(context, instance, device_id):
@@ -113,17 +115,17 @@ def granted_projects(context, instance, device_id):
     return stored(context, [device_id]).get(device_id, [])
 
 
-def check_grantable(description):
-    """Refuse a grant of a device the API could never hand out."""
-    if description.get('is_hub'):
+def check_grantable(device):
+    """Refuse a grant of a device (a records.HostDevice) the API could
+    never hand out.
+    """
+    if device.is_hub:
         reason = 'it is a hub, and hubs are never assignable'
-    elif description.get('use') == FLAVOR_ONLY:
+    elif device.use == FLAVOR_ONLY:
         reason = ('its [usb] device_spec rule makes it for flavors only '
                   '("use": "flavor")')
-    elif not description.get('assignable'):
-        reason = 'it is not assignable on its host (%s)' % (
-            description.get('reason'))
+    elif not device.assignable:
+        reason = 'it is not assignable on its host (%s)' % device.reason
     else:
         return
-    raise exception.UsbGrantRefused(device_id=description['id'],
-                                    reason=reason)
+    raise exception.UsbGrantRefused(device_id=device.id, reason=reason)

@@ -67,7 +67,7 @@ class HostUsbDevicesController(wsgi.Controller):
         host = req.GET.get('host')
         if host is not None:
             device = next((d for d in self._devices(context, host)
-                           if d['id'] == id), None)
+                           if d.id == id), None)
             if device is None:
                 raise errors.http_error(404, exception.UsbDeviceNotFound(
                     device_id=id, host=host).format_message())

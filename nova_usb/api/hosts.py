@@ -76,9 +76,9 @@ class ComputeHosts(object):
             raise exception.UsbComputeHostDown(host=name)
 
     def find_device(self, context, device_id, skip=()):
-        """``(host, description)`` of the device, or None when no compute
-        host that answered in time has it. Hosts in ``skip`` are not
-        asked.
+        """``(host, device)`` of the device (a records.HostDevice), or None
+        when no compute host that answered in time has it. Hosts in
+        ``skip`` are not asked.
         """
         timeout = CONF.usb.host_lookup_timeout
         admin_context = context.elevated()
@@ -111,7 +111,7 @@ class ComputeHosts(object):
                             'devices while looking for USB device %s: %s',
                             host, device_id, error)
                 continue
-            for description in call.result():
-                if description['id'] == device_id:
-                    return host, description
+            for device in call.result():
+                if device.id == device_id:
+                    return host, device
         return None

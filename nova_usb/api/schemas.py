@@ -26,6 +26,7 @@ import re
 
 from nova.api.validation import parameter_types
 
+from nova_usb import records
 from nova_usb.virt import controllers
 
 # Device ids exactly as nova-usb issues them (nova_usb.virt.usb_device
@@ -165,7 +166,7 @@ _host_device['required'] += ['host', 'server_id', 'use']
 
 _server_device = copy.deepcopy(_device)
 _server_device['properties'].update({
-    'status': {'type': 'string', 'enum': ['attached', 'missing']},
+    'status': {'type': 'string', 'enum': list(records.STATUSES)},
     'controller_model': _nullable_string,
 })
 _server_device['required'].append('status')
@@ -209,6 +210,7 @@ _controller = {
     'properties': {
         'index': {'type': 'integer'},
         'model': {'type': 'string'},
+        # Always known: see records.Controller.
         'ports': {'type': 'integer'},
         'used_ports': {'type': 'integer'},
         'removable': {'type': 'boolean'},

@@ -56,15 +56,11 @@ from nova_usb import exception
 from nova_usb.policies import server_controllers as controller_policies
 from nova_usb.policies import server_devices as device_policies
 from nova_usb import policy
+from nova_usb import records
 from nova_usb import rpc as usb_rpc
 from nova_usb import states
 from nova_usb.virt import controllers
 
-# The statuses nova_usb.virt.manager gives a server's devices (not imported:
-# nova-api has no business loading the compute side's udev and libvirt
-# modules).
-ATTACHED = 'attached'
-MISSING = 'missing'
 _CONTROLLER_INDEX = re.compile('[0-9]{1,4}')
 
 
@@ -142,7 +138,7 @@ class ServerUsbDevicesController(_ServerUsbController):
                                          device_policies.POLICY_ROOT % 'show')
         _check_path_id(req, id)
         for device in self._attached(context, instance):
-            if device['id'] == id:
+            if device.id == id:
                 return {'usb_device': views.server_device(
                     device, self._host_details(context, instance))}
         raise errors.http_error(404, exception.UsbDeviceNotAttached(
@@ -182,9 +178,8 @@ class ServerUsbDevicesController(_ServerUsbController):
                         raise
                     raise exception.UsbDeviceHeldElsewhere(
                         device_id=device_id)
-                record.update(vendor_id=device['vendor_id'],
-                              product_id=device['product_id'])
-        device.update(status=ATTACHED, controller_model=model)
+                record.update(vendor_id=device.vendor_id,
+                              product_id=device.product_id)
         return {'usb_device': views.server_device(
             device, self._host_details(context, instance))}
 
@@ -217,21 +212,22 @@ class ServerUsbDevicesController(_ServerUsbController):
                 devices = self.usb_rpc.list_host_devices(context,
                                                          instance.host)
                 if not grants.usable(context, instance, [
-                        d for d in devices if d['id'] == device_id]):
+                        d for d in devices if d.id == device_id]):
                     raise exception.UsbDeviceNotOnServerHost(
                         device_id=device_id)
             raise
 
     def _attached(self, context, instance):
-        """The server's devices with their status, from its compute host;
-        a server on no host (shelved offloaded) has them all missing.
+        """The server's devices with their status (records.ServerDevice),
+        from its compute host; a server on no host (shelved offloaded) has
+        them all missing.
         """
         if instance.host is None:
             stored = usb_requests.load(instance.system_metadata)
-            return [{'id': r.id, 'vendor_id': r.vendor_id,
-                     'product_id': r.product_id,
-                     'controller_model': r.controller_model,
-                     'status': MISSING} for r in stored.devices]
+            return [records.ServerDevice(
+                id=r.id, vendor_id=r.vendor_id, product_id=r.product_id,
+                controller_model=r.controller_model,
+                status=records.MISSING) for r in stored.devices]
         with errors.translated(self._host_name(context, instance)):
             self.hosts.check_up(context, instance.host,
                                 self._host_name(context, instance))
@@ -249,7 +245,7 @@ class ServerUsbDevicesController(_ServerUsbController):
                                 self._host_name(context, instance))
             devices = self.usb_rpc.list_host_devices(context, instance.host)
         return grants.usable(context, instance, [
-            d for d in devices if d['assignable'] and d['server_id'] is None])
+            d for d in devices if d.assignable and d.server_id is None])
 
     def _not_on_host(self, context, instance, device_id):
         """The refusal for a device the server's host does not have.
@@ -280,10 +276,10 @@ class ServerUsbControllersController(_ServerUsbController):
             req, server_id, controller_policies.POLICY_ROOT % 'list')
         if instance.host is None:
             stored = usb_requests.load(instance.system_metadata)
-            found = [{'index': c.index, 'model': c.model,
-                      'ports': controllers.controller_ports(c.model, c.ports),
-                      'used_ports': 0, 'removable': True}
-                     for c in stored.controllers]
+            found = [records.Controller(
+                index=c.index, model=c.model,
+                ports=controllers.controller_ports(c.model, c.ports),
+                used_ports=0, removable=True) for c in stored.controllers]
         else:
             with errors.translated(self._host_name(context, instance)):
                 self.hosts.check_up(context, instance.host,
@@ -311,8 +307,8 @@ class ServerUsbControllersController(_ServerUsbController):
                                        controller_ports=ports) as record:
                 added = self.usb_rpc.add_controller(context, instance, model,
                                                     ports)
-                record.update(controller_index=added['index'],
-                              controller_ports=added['ports'])
+                record.update(controller_index=added.index,
+                              controller_ports=added.ports)
         return {'usb_controller': views.controller(added)}
 
     @wsgi.response(204)

@@ -12,12 +12,13 @@
 
 """What a client sees of a device or a controller.
 
-The compute host's descriptions are cut to the documented fields, so that
-the API's shape does not follow the driver's internals, and every field is
-always present (null when unknown, for instance for a device missing from
-the host). Host names and holders are shown only to callers allowed to see
-them (policy ``nova_usb:server-devices:show:host_details`` in the server
-routes; the host routes are for operators anyway).
+The compute host's records (nova_usb.records) are cut to the documented
+fields, so that the API's shape does not follow the driver's internals,
+and every field is always present (null when unknown, for instance for a
+device missing from the host). Host names and holders are shown only to
+callers allowed to see them (policy
+``nova_usb:server-devices:show:host_details`` in the server routes; the
+host routes are for operators anyway).
 
 Strings a device reports about itself (vendor and product names, serial
 number) are whatever its firmware says. Their control characters are shown
@@ -86,23 +87,27 @@ def shown_id(value, limit=64):
     return escape(value)
 
 
-def _pick(description, fields):
-    return {field: escape(description.get(field)) for field in fields}
+def _pick(record, fields):
+    return {field: escape(getattr(record, field)) for field in fields}
 
 
-def host_device(description):
-    return _pick(description, DEVICE_FIELDS + HOST_DETAILS + RULE_DETAILS)
+def host_device(device):
+    """``device``: a records.HostDevice."""
+    return _pick(device, DEVICE_FIELDS + HOST_DETAILS + RULE_DETAILS)
 
 
-def available_device(description, host_details):
-    return _pick(description,
+def available_device(device, host_details):
+    """``device``: a records.HostDevice."""
+    return _pick(device,
                  DEVICE_FIELDS + (HOST_DETAILS if host_details else ()))
 
 
-def server_device(description, host_details):
-    return _pick(description, DEVICE_FIELDS + ATTACHMENT_FIELDS + (
+def server_device(device, host_details):
+    """``device``: a records.ServerDevice."""
+    return _pick(device, DEVICE_FIELDS + ATTACHMENT_FIELDS + (
         HOST_DETAILS if host_details else ()))
 
 
-def controller(description):
-    return _pick(description, CONTROLLER_FIELDS)
+def controller(record):
+    """``record``: a records.Controller."""
+    return _pick(record, CONTROLLER_FIELDS)

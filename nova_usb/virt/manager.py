@@ -42,6 +42,7 @@ from nova_usb import conf as nova_usb_conf
 from nova_usb.db import requests as usb_requests
 from nova_usb.db import server_requests
 from nova_usb import exception
+from nova_usb import records
 from nova_usb import states
 from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import controllers
@@ -63,8 +64,6 @@ from nova_usb.virt import watcher as usb_watcher
 CONF = nova_usb_conf.CONF
 LOG = logging.getLogger(__name__)
 
-ATTACHED = queries.ATTACHED
-MISSING = queries.MISSING
 REASON_NOT_ON_HOST = 'not on the host now'
 # Without the holder's id: the reason may reach a member of another
 # project; the holder is the description's server_id, which nova-api shows
@@ -276,7 +275,10 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
             LOG.info('Attached USB device %s (%s:%s at %s)', device.id,
                      device.vendor_id, device.product_id, device.port_path,
                      instance=instance)
-            return self._describe(device, instance.uuid)
+            return records.ServerDevice.of_host_device(
+                self._describe(device, instance.uuid),
+                status=records.ATTACHED, reason=None,
+                controller_model=controller_model)
 
     def _assignable(self, device_id, instance_uuid):
         """The host's device, if this server may be given it; else the
@@ -424,9 +426,10 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
                                            requests, model, ports_count)
             self._save(context, instance, requests.with_controller(request),
                        deadline)
-            return {'index': request.index, 'model': request.model,
-                    'ports': controllers.controller_ports(model, ports_count),
-                    'used_ports': 0, 'removable': True}
+            return records.Controller(
+                index=request.index, model=request.model,
+                ports=controllers.controller_ports(model, ports_count),
+                used_ports=0, removable=True)
 
     def remove_controller(self, context, instance, index, deadline=None):
         with self._server(context, instance.uuid, deadline) as instance:

@@ -17,13 +17,11 @@ inventory and refusal rule it uses.
 """
 
 from nova_usb.db import server_requests
+from nova_usb import records
 from nova_usb import states
 from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import plans
-
-ATTACHED = 'attached'
-MISSING = 'missing'
 
 
 class UsbQueries(object):
@@ -36,8 +34,9 @@ class UsbQueries(object):
                     for d in self.inventory.devices()]
 
     def list_server_devices(self, context, instance):
-        """The server's requested devices: ``attached`` when the server
-        may have the device now, else ``missing`` with the reason.
+        """The server's requested devices (records.ServerDevice):
+        ``attached`` when the server may have the device now, else
+        ``missing`` with the reason.
         """
         instance = server_requests.read(context, instance.uuid)
         requests = self._load(instance)
@@ -46,23 +45,26 @@ class UsbQueries(object):
             for request in requests.devices:
                 device = self.inventory.get(request.id)
                 reason = self._refusal(device, instance.uuid, request)
+                values = dict(
+                    status=records.MISSING if reason else records.ATTACHED,
+                    reason=reason,
+                    controller_model=request.controller_model)
                 if device is not None:
-                    entry = self._describe(device,
-                                           self.claims.holder(request.id))
+                    result.append(records.ServerDevice.of_host_device(
+                        self._describe(device,
+                                       self.claims.holder(request.id)),
+                        **values))
                 else:
-                    entry = {'id': request.id, 'host': self.host,
-                             'vendor_id': request.vendor_id,
-                             'product_id': request.product_id}
-                entry['status'] = MISSING if reason else ATTACHED
-                entry['reason'] = reason
-                entry['controller_model'] = request.controller_model
-                result.append(entry)
+                    result.append(records.ServerDevice(
+                        id=request.id, host=self.host,
+                        vendor_id=request.vendor_id,
+                        product_id=request.product_id, **values))
             return result
 
     def list_controllers(self, context, instance):
-        """The server's USB controllers and how many ports each uses: of
-        the running guest when it runs, else as its next start will have
-        them.
+        """The server's USB controllers (records.Controller) and how many
+        ports each uses: of the running guest when it runs, else as its
+        next start will have them.
         """
         instance = server_requests.read(context, instance.uuid)
         requests = self._load(instance)
@@ -72,23 +74,28 @@ class UsbQueries(object):
         else:
             topology, taken = plans.used_ports(self._defined_xml(instance),
                                                requests)
-        return [{'index': c.index, 'model': c.model, 'ports': c.ports,
-                 'used_ports': sum(1 for bus, _ in taken if bus == c.index),
-                 'removable': requests.controller(c.index) is not None}
-                for c in topology.controllers]
+        return [records.Controller(
+            index=c.index, model=c.model, ports=c.ports,
+            used_ports=sum(1 for bus, _ in taken if bus == c.index),
+            removable=requests.controller(c.index) is not None)
+            for c in topology.controllers]
 
     def _describe(self, device, holder):
-        """The device as nova-api is told of it: with its holder, and how
-        its device_spec rule lets it be used (``use``, and ``projects``:
-        the projects the rule grants it to; nova-api adds the grants it
-        stores, and shows neither to project members).
+        """The device as nova-api is told of it (records.HostDevice): with
+        its holder, and how its device_spec rule lets it be used (``use``,
+        and ``projects``: the projects the rule grants it to; nova-api
+        adds the grants it stores, and shows neither to project members).
         """
-        description = device.to_dict()
         reason = devspec.unassignable_reason(self.specs, device)
-        description['assignable'] = reason is None
-        description['reason'] = reason
-        description['server_id'] = holder
         spec = devspec.matching_spec(self.specs, device)
-        description['use'] = spec.use if spec else None
-        description['projects'] = list(spec.projects) if spec else []
-        return description
+        return records.HostDevice(
+            id=device.id, host=device.host, vendor_id=device.vendor_id,
+            product_id=device.product_id, vendor_name=device.vendor_name,
+            product_name=device.product_name, serial=device.serial,
+            bus=device.bus, devnum=device.devnum,
+            port_path=device.port_path, speed=device.speed,
+            device_class=device.device_class,
+            interface_classes=list(device.interface_classes),
+            is_hub=device.is_hub, assignable=reason is None, reason=reason,
+            server_id=holder, use=spec.use if spec else None,
+            projects=list(spec.projects) if spec else [])

@@ -46,7 +46,8 @@ class ControllersTestCase(helpers.UsbTestBase):
         server = self._stop_server(self.server)
         added = self.add(server, 'qemu-xhci', 8)
         self.assertEqual({'index': 1, 'model': 'qemu-xhci', 'ports': 8,
-                          'used_ports': 0, 'removable': True}, added)
+                          'used_ports': 0, 'removable': True},
+                         added.to_dict())
         second = self.add(server, 'ehci')
         self.assertEqual((2, 6), (second['index'], second['ports']))
         self.assertEqual([(0, False), (1, True), (2, True)],

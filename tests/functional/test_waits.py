@@ -128,8 +128,8 @@ class NoReplyTestCase(helpers.UsbTestBase):
         """
         original = usb_rpc.UsbComputeAPI._client
 
-        def client(api, context, host, timeout=None):
-            prepared = original(api, context, host, timeout)
+        def client(api, context, host, timeout=None, method=None):
+            prepared = original(api, context, host, timeout, method)
 
             class Lost(object):
                 def call(self, ctxt, method, **kwargs):
@@ -166,7 +166,10 @@ class NoReplyTestCase(helpers.UsbTestBase):
         with self.reply_lost(call_made=True):
             added = self.usb_api.add_controller(self.ctxt,
                                                 self.instance(server), 'ehci')
-        self.assertEqual('ehci', added['model'])
+        self.assertEqual('ehci', added.model)
+        # The model's port count, as the compute host would have answered,
+        # not the request's (null): the API's schema wants a number.
+        self.assertEqual(6, added.ports)
         self.assertEqual(
             [added['index']],
             [c.index for c in self.requests(server).controllers])

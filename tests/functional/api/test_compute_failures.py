@@ -35,12 +35,12 @@ class ComputeFailuresTestCase(base.UsbApiTestBase):
     def test_server_deleted_while_the_request_travels(self):
         original = usb_rpc.UsbComputeAPI._client
 
-        def client(api, context, host, timeout=None):
+        def client(api, context, host, timeout=None, method=None):
             # The server goes between nova-api's lookup and the compute
             # host's.
             objects.Instance.get_by_uuid(
                 self.ctxt, self.server['id']).destroy()
-            return original(api, context, host, timeout)
+            return original(api, context, host, timeout, method)
 
         with mock.patch.object(usb_rpc.UsbComputeAPI, '_client', client):
             self.assertStatus(404, self.attach(self.server, self.key1),

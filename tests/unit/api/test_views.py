@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from oslotest import base
 
 from nova_usb.api import views
+from nova_usb import records
 
 ESCAPED = ('Cc', 'Cf', 'Cs', 'Zl', 'Zp')
 
@@ -54,14 +55,16 @@ class EscapeTestCase(base.BaseTestCase):
                 "'%s'" % shown.replace("'", "\\'")))
 
     def test_views_escape_every_string(self):
-        device = {'id': 'd', 'vendor_id': '1050', 'product_id': '0407',
-                  'vendor_name': 'V\x1b', 'product_name': 'P\n',
-                  'serial': 'S\x07', 'interface_classes': ['03'],
-                  'host': 'h', 'server_id': None, 'status': 'attached',
-                  'bus': 1}
+        device = records.HostDevice(
+            id='d', host='h', vendor_id='1050', product_id='0407',
+            vendor_name='V\x1b', product_name='P\n', serial='S\x07',
+            bus=1, devnum=2, port_path='1-1', device_class='00',
+            interface_classes=['03'], is_hub=False, assignable=True)
+        held = records.ServerDevice.of_host_device(
+            device, status=records.ATTACHED)
         for view in (views.host_device(device),
                      views.available_device(device, True),
-                     views.server_device(device, False)):
+                     views.server_device(held, False)):
             self.assertEqual(('V\\x1b', 'P\\n', 'S\\x07', ['03'], 1), (
                 view['vendor_name'], view['product_name'], view['serial'],
                 view['interface_classes'], view['bus']))

@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from horizon import tables
 
+from nova_usb import records
+
 # Horizon's status of a server whose USB devices may change (vm_state
 # active, paused, stopped) and whose controllers may (stopped).
 DEVICE_CHANGE_STATUSES = ('ACTIVE', 'PAUSED', 'SHUTOFF')
@@ -110,9 +112,9 @@ def _product(device):
 
 
 class ServerUsbDevicesTable(tables.DataTable):
-    STATUS_CHOICES = (('attached', True), ('missing', False))
-    STATUS_DISPLAY_CHOICES = (('attached', _('Attached')),
-                              ('missing', _('Missing')))
+    STATUS_CHOICES = ((records.ATTACHED, True), (records.MISSING, False))
+    STATUS_DISPLAY_CHOICES = ((records.ATTACHED, _('Attached')),
+                              (records.MISSING, _('Missing')))
 
     vendor = tables.Column('vendor_name', verbose_name=_('Vendor'))
     product = tables.Column('product_name', verbose_name=_('Product'))

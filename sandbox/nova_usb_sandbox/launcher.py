@@ -433,8 +433,8 @@ class Sandbox(object):
             try:
                 devices = usb.list_host_devices(ctxt)
                 self.facts.usb_devices = len(devices)
-                self.facts.assignable = [d['id'] for d in devices
-                                         if d.get('assignable')]
+                self.facts.assignable = [d.id for d in devices
+                                         if d.assignable]
             except Exception:  # the count is for the printout only
                 LOG.exception('Could not count the host USB devices')
 

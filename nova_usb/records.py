@@ -36,23 +36,14 @@ dicts of the same keys: ``from_rpc`` reads those too.
 
 The records have their own registry and namespace (``nova_usb``), outside
 Nova's objects: Nova's serializer passes them through as the dicts they
-are, and only nova_usb.rpc turns them back into records. This module
-loads nothing of Nova, so that clients and the dashboard may use its
-status words.
+are, and only nova_usb.rpc turns them back into records.
 """
 
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fields
 
-# The status of a device a server requests. ``attached``: the server may
-# have the device now (it has it, or gets it at its next start); else
-# ``missing``, with the reason. The one definition: the compute host, the
-# API's response schema, nova-api's answer for a server on no host and
-# the dashboard use these.
-ATTACHED = 'attached'
-MISSING = 'missing'
-STATUSES = (ATTACHED, MISSING)
+from nova_usb import statuses
 
 
 class UsbRecordRegistry(ovo_base.VersionedObjectRegistry):
@@ -193,11 +184,12 @@ class HostDevice(UsbRecord):
 class ServerDevice(UsbRecord):
     """A USB device a server requests, and whether it may have it now.
 
-    ``status`` ATTACHED or MISSING; ``reason``: why it is missing (null
-    when attached); ``controller_model``: the controller model the
-    request asked for, or null. The device's details are those of its
-    host when it is there, else null, as is ``host`` for a server on no
-    host (shelved offloaded). ``server_id``: the device's holder.
+    ``status``: ATTACHED or MISSING (nova_usb.statuses); ``reason``:
+    why it is missing (null when attached); ``controller_model``: the
+    controller model the request asked for, or null. The device's
+    details are those of its host when it is there, else null, as is
+    ``host`` for a server on no host (shelved offloaded).
+    ``server_id``: the device's holder.
     """
 
     # Version 1.0: Initial version
@@ -211,7 +203,7 @@ class ServerDevice(UsbRecord):
             'product_id': fields.StringField(),
             'reason': _optional(fields.StringField),
             'server_id': _optional(fields.StringField),
-            'status': fields.EnumField(valid_values=STATUSES),
+            'status': fields.EnumField(valid_values=statuses.STATUSES),
             'controller_model': _optional(fields.StringField),
         },
         **_device_details(on_host=False))

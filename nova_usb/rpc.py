@@ -47,6 +47,7 @@ from nova_usb import conf as nova_usb_conf
 from nova_usb.db import server_requests
 from nova_usb import exception
 from nova_usb import records
+from nova_usb import statuses
 from nova_usb.virt import controllers
 
 CONF = nova_usb_conf.CONF
@@ -170,14 +171,14 @@ class UsbComputeAPI(object):
             return records.ServerDevice(
                 id=request.id, host=instance.host,
                 vendor_id=request.vendor_id, product_id=request.product_id,
-                server_id=instance.uuid, status=records.ATTACHED,
+                server_id=instance.uuid, status=statuses.ATTACHED,
                 controller_model=request.controller_model)
 
         def read(answer):
             # A host of API 1.2 or older answers the device as listed on
             # the host, without the request's part.
             return records.ServerDevice.from_rpc(
-                answer, status=records.ATTACHED,
+                answer, status=statuses.ATTACHED,
                 controller_model=controller_model)
 
         return self._change(context, instance, made, 'attach_device', read,

@@ -26,7 +26,7 @@ import re
 
 from nova.api.validation import parameter_types
 
-from nova_usb import records
+from nova_usb import statuses
 from nova_usb.virt import controllers
 
 # Device ids exactly as nova-usb issues them (nova_usb.virt.usb_device
@@ -166,7 +166,7 @@ _host_device['required'] += ['host', 'server_id', 'use']
 
 _server_device = copy.deepcopy(_device)
 _server_device['properties'].update({
-    'status': {'type': 'string', 'enum': list(records.STATUSES)},
+    'status': {'type': 'string', 'enum': list(statuses.STATUSES)},
     'controller_model': _nullable_string,
 })
 _server_device['required'].append('status')

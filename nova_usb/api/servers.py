@@ -59,6 +59,7 @@ from nova_usb import policy
 from nova_usb import records
 from nova_usb import rpc as usb_rpc
 from nova_usb import states
+from nova_usb import statuses
 from nova_usb.virt import controllers
 
 _CONTROLLER_INDEX = re.compile('[0-9]{1,4}')
@@ -227,7 +228,7 @@ class ServerUsbDevicesController(_ServerUsbController):
             return [records.ServerDevice(
                 id=r.id, vendor_id=r.vendor_id, product_id=r.product_id,
                 controller_model=r.controller_model,
-                status=records.MISSING) for r in stored.devices]
+                status=statuses.MISSING) for r in stored.devices]
         with errors.translated(self._host_name(context, instance)):
             self.hosts.check_up(context, instance.host,
                                 self._host_name(context, instance))

@@ -44,6 +44,7 @@ from nova_usb.db import server_requests
 from nova_usb import exception
 from nova_usb import records
 from nova_usb import states
+from nova_usb import statuses
 from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import controllers
 from nova_usb.virt import devspec
@@ -277,7 +278,7 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
                      instance=instance)
             return records.ServerDevice.of_host_device(
                 self._describe(device, instance.uuid),
-                status=records.ATTACHED, reason=None,
+                status=statuses.ATTACHED, reason=None,
                 controller_model=controller_model)
 
     def _assignable(self, device_id, instance_uuid):

@@ -19,6 +19,7 @@ inventory and refusal rule it uses.
 from nova_usb.db import server_requests
 from nova_usb import records
 from nova_usb import states
+from nova_usb import statuses
 from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import plans
@@ -46,7 +47,7 @@ class UsbQueries(object):
                 device = self.inventory.get(request.id)
                 reason = self._refusal(device, instance.uuid, request)
                 values = dict(
-                    status=records.MISSING if reason else records.ATTACHED,
+                    status=statuses.MISSING if reason else statuses.ATTACHED,
                     reason=reason,
                     controller_model=request.controller_model)
                 if device is not None:

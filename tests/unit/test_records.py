@@ -24,6 +24,7 @@ from oslotest import base
 from nova_usb.api import schemas
 from nova_usb.api import views
 from nova_usb import records
+from nova_usb import statuses
 
 SERVER = '4f7e3f2a-3a51-4a54-9d0c-6a3f1e7c2b10'
 DEVICE = '1d0c5e5c-5a8b-5e3f-9c1a-2b7d4e6f8a90'
@@ -68,11 +69,11 @@ class RoundTripTestCase(base.BaseTestCase):
         for record in (
                 host_device(),
                 records.ServerDevice.of_host_device(
-                    host_device(), status=records.ATTACHED,
+                    host_device(), status=statuses.ATTACHED,
                     controller_model='ehci'),
                 records.ServerDevice(id=GONE, vendor_id='0781',
                                      product_id='5567',
-                                     status=records.MISSING,
+                                     status=statuses.MISSING,
                                      reason='not on the host now'),
                 records.Controller(index=1, model='qemu-xhci', ports=4,
                                    used_ports=0, removable=True)):
@@ -125,13 +126,13 @@ class TypesTestCase(base.BaseTestCase):
 
     def test_the_schema_has_the_status_words(self):
         items = schemas.server_device_response['properties']['usb_device']
-        self.assertEqual(list(records.STATUSES),
+        self.assertEqual(list(statuses.STATUSES),
                          items['properties']['status']['enum'])
 
     def test_a_device_on_no_host_has_its_details_null(self):
         missing = records.ServerDevice(id=GONE, vendor_id='0781',
                                        product_id='5567',
-                                       status=records.MISSING)
+                                       status=statuses.MISSING)
         self.assertIsNone(missing.bus)
         self.assertIsNone(missing.host)
 
@@ -207,10 +208,10 @@ class OldComputeHostTestCase(base.BaseTestCase):
     def test_server_devices(self):
         attached, missing = records.ServerDevice.list_from_rpc(
             OLD_SERVER_DEVICES)
-        self.assertEqual((records.ATTACHED, 'qemu-xhci', 1),
+        self.assertEqual((statuses.ATTACHED, 'qemu-xhci', 1),
                          (attached.status, attached.controller_model,
                           attached.bus))
-        self.assertEqual((records.MISSING, 'not on the host now', None),
+        self.assertEqual((statuses.MISSING, 'not on the host now', None),
                          (missing.status, missing.reason, missing.bus))
         for details in (True, False):
             self.validate(schemas.server_devices_response, {
@@ -219,8 +220,8 @@ class OldComputeHostTestCase(base.BaseTestCase):
 
     def test_attach_answer_gets_the_request_part(self):
         attached = records.ServerDevice.from_rpc(
-            OLD_ATTACHED, status=records.ATTACHED, controller_model='ehci')
-        self.assertEqual((records.ATTACHED, 'ehci', None),
+            OLD_ATTACHED, status=statuses.ATTACHED, controller_model='ehci')
+        self.assertEqual((statuses.ATTACHED, 'ehci', None),
                          (attached.status, attached.controller_model,
                           attached.reason))
         self.validate(schemas.server_device_response,

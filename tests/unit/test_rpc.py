@@ -22,6 +22,7 @@ from nova_usb import conf as nova_usb_conf
 from nova_usb import exception
 from nova_usb import records
 from nova_usb import rpc
+from nova_usb import statuses
 from tests.unit import test_records
 
 CONF = nova_usb_conf.CONF
@@ -93,7 +94,7 @@ class _Manager(object):
     def attach_device(self, context, instance, device_id, controller_model,
                       deadline, granted_projects):
         return records.ServerDevice.of_host_device(
-            test_records.host_device(), status=records.ATTACHED,
+            test_records.host_device(), status=statuses.ATTACHED,
             controller_model=controller_model)
 
     def add_controller(self, context, instance, model, ports, deadline):
@@ -145,12 +146,12 @@ class ComputeHostVersionsTestCase(base.BaseTestCase):
         devices, held, found, attached, added = answers
         self.assertEqual([records.HostDevice], [type(d) for d in devices])
         self.assertEqual(test_records.SERVER, devices[0].server_id)
-        self.assertEqual([(records.ATTACHED, 'qemu-xhci'),
-                          (records.MISSING, None)],
+        self.assertEqual([(statuses.ATTACHED, 'qemu-xhci'),
+                          (statuses.MISSING, None)],
                          [(d.status, d.controller_model) for d in held])
         self.assertEqual([(0, 2), (1, 4)],
                          [(c.index, c.ports) for c in found])
-        self.assertEqual((records.ATTACHED, 'qemu-xhci'),
+        self.assertEqual((statuses.ATTACHED, 'qemu-xhci'),
                          (attached.status, attached.controller_model))
         self.assertIsInstance(added, records.Controller)
         self.assertEqual(4, added.ports)

@@ -33,7 +33,7 @@ from nova.virt.libvirt import config as nova_config
 
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
-from nova_usb import records
+from nova_usb import statuses
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import usb_device
@@ -336,7 +336,7 @@ class DriverTestCase(unittest.TestCase):
                  'the watcher sees the stick go')
         self.assertTrue(dom.isActive())
         listed = self.manager.list_server_devices(self.context, instance)
-        self.assertEqual([(stick.id, records.MISSING)],
+        self.assertEqual([(stick.id, statuses.MISSING)],
                          [(d['id'], d['status']) for d in listed])
         # The claim stays with the server; libvirt still lists it.
         self.assertEqual({stick.id: instance.uuid},
@@ -367,7 +367,7 @@ class DriverTestCase(unittest.TestCase):
         self.save_output('info-usb-after-replug.txt',
                          nested.info_usb(dom)[1])
         listed = self.manager.list_server_devices(self.context, instance)
-        self.assertEqual([(stick.id, records.ATTACHED)],
+        self.assertEqual([(stick.id, statuses.ATTACHED)],
                          [(d['id'], d['status']) for d in listed])
         self.assertEqual([stick.id], self.requested(instance))
         self.assertEqual({stick.id: instance.uuid},

@@ -26,8 +26,8 @@ import oslo_messaging as messaging
 
 from nova_usb.api import router
 from nova_usb.api import schemas
-from nova_usb import records
 from nova_usb import rpc as usb_rpc
+from nova_usb import statuses
 from tests.fixtures import usb_database
 from tests.functional.api import base
 from tests.functional import test_attach_detach as helpers
@@ -112,7 +112,7 @@ class ResponseSchemaTestCase(helpers.Hotplug, base.UsbApiTestBase):
             shown = self.check(SERVER_DEVICE, 'GET', 200, self.request(
                 role, 'GET', '/servers/%s/os-usb-devices/%s' % (
                     sid, self.key1)), schemas.server_device_response)
-            self.assertEqual((records.MISSING, None),
+            self.assertEqual((statuses.MISSING, None),
                              (shown['usb_device']['status'],
                               shown['usb_device']['bus']))
             self.check(SERVER_DEVICES, 'GET', 200,
@@ -149,7 +149,7 @@ class ResponseSchemaTestCase(helpers.Hotplug, base.UsbApiTestBase):
             listed = self.check(SERVER_DEVICES, 'GET', 200,
                                 self.server_devices(offloaded, role),
                                 schemas.server_devices_response)
-            self.assertEqual([records.MISSING], [
+            self.assertEqual([statuses.MISSING], [
                 d['status'] for d in listed['usb_devices']])
         self.check(CONTROLLERS, 'GET', 200, self.controllers(offloaded),
                    schemas.controllers_response)

@@ -19,6 +19,7 @@ from oslotest import base
 
 from nova_usb.api import views
 from nova_usb import records
+from nova_usb import statuses
 
 ESCAPED = ('Cc', 'Cf', 'Cs', 'Zl', 'Zp')
 
@@ -61,7 +62,7 @@ class EscapeTestCase(base.BaseTestCase):
             bus=1, devnum=2, port_path='1-1', device_class='00',
             interface_classes=['03'], is_hub=False, assignable=True)
         held = records.ServerDevice.of_host_device(
-            device, status=records.ATTACHED)
+            device, status=statuses.ATTACHED)
         for view in (views.host_device(device),
                      views.available_device(device, True),
                      views.server_device(held, False)):

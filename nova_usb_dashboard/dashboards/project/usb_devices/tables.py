@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from horizon import tables
 
-from nova_usb import records
+from nova_usb import statuses
 
 # Horizon's status of a server whose USB devices may change (vm_state
 # active, paused, stopped) and whose controllers may (stopped).
@@ -112,9 +112,9 @@ def _product(device):
 
 
 class ServerUsbDevicesTable(tables.DataTable):
-    STATUS_CHOICES = ((records.ATTACHED, True), (records.MISSING, False))
-    STATUS_DISPLAY_CHOICES = ((records.ATTACHED, _('Attached')),
-                              (records.MISSING, _('Missing')))
+    STATUS_CHOICES = ((statuses.ATTACHED, True), (statuses.MISSING, False))
+    STATUS_DISPLAY_CHOICES = ((statuses.ATTACHED, _('Attached')),
+                              (statuses.MISSING, _('Missing')))
 
     vendor = tables.Column('vendor_name', verbose_name=_('Vendor'))
     product = tables.Column('product_name', verbose_name=_('Product'))

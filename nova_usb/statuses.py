@@ -1,0 +1,27 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The status of a USB device a server requests: the one definition.
+
+``attached``: the server may have the device now (it has it, or gets it
+at its next start); else ``missing``, with the reason. The compute host's
+records (nova_usb.records), the API's response schema, nova-api's answer
+for a server on no host and the dashboard use these.
+
+A module of its own that loads nothing, so that the dashboard can use the
+words without loading oslo.versionedobjects (and with it oslo.messaging
+and eventlet) into Horizon.
+"""
+
+ATTACHED = 'attached'
+MISSING = 'missing'
+STATUSES = (ATTACHED, MISSING)

@@ -13,7 +13,8 @@
 """The status of a USB device a server requests: the one definition.
 
 ``attached``: the server may have the device now (it has it, or gets it
-at its next start); else ``missing``, with the reason. The compute host's
+at its next start); ``detaching``: a detach was accepted (202) and the
+compute host has not finished it yet; else ``missing``, with the reason. The compute host's
 records (nova_usb.records), the API's response schema, nova-api's answer
 for a server on no host and the dashboard use these.
 
@@ -23,5 +24,6 @@ and eventlet) into Horizon.
 """
 
 ATTACHED = 'attached'
+DETACHING = 'detaching'
 MISSING = 'missing'
-STATUSES = (ATTACHED, MISSING)
+STATUSES = (ATTACHED, DETACHING, MISSING)

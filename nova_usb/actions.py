@@ -21,10 +21,14 @@
   ``compute_<action>``, for the compute host's part: it starts when nova-api
   asks the host and finishes with the host's answer (Success, or Error with
   the refusal's message), a host that does not answer included.
+  A detach answers 202 once the compute host accepted it, and the
+  compute host records its event when the detach ends
+  (nova_usb.virt.manager start_detach).
 * Versioned notifications ``instance.<action>.start``, ``.end`` and
   ``.error`` (priority ERROR), published by ``nova-api:<host>`` (or
   ``nova-compute:<host>`` for a change nova-compute starts itself, a
-  revocation at its start-up) when Nova's ``[notifications]
+  revocation at its start-up, and for a detach, which nova-compute ends
+  after nova-api answered) when Nova's ``[notifications]
   notification_format`` is ``versioned`` or ``both``.
 
 Requests refused before the compute host is asked (policy, locked server,
@@ -138,8 +142,42 @@ def server_action(context, instance, action, publisher=PUBLISHER,
     """Record ``action`` on the server and announce it around the block,
     which asks the compute host (or is the compute host's own change).
     """
+    start(context, instance, action)
+    with compute_event(context, instance, action, publisher,
+                       **details) as record:
+        yield record
+
+
+def start(context, instance, action):
+    """Record ``action`` on the server, before its compute_event; by
+    context.request_id, the event finds it, also on the compute host.
+    """
     objects.InstanceAction.action_start(context, instance.uuid, action,
                                         want_result=False)
+
+
+@contextlib.contextmanager
+def accepted_by_compute(context, instance, action, **details):
+    """Record ``action`` on the server around the block, which asks the
+    compute host to accept the change: the host then records the event
+    and sends the notifications itself when the change ends
+    (compute_event). A refusal is recorded here, as any other.
+    """
+    start(context, instance, action)
+    try:
+        yield
+    except Exception:
+        with compute_event(context, instance, action, PUBLISHER, **details):
+            raise
+
+
+@contextlib.contextmanager
+def compute_event(context, instance, action, publisher=COMPUTE_PUBLISHER,
+                  **details):
+    """The ``compute_<action>`` event of an action already started, and
+    the notifications, around the block: nova-compute's own part of an
+    accepted change (a detach after its 202).
+    """
     record = Details(**details)
     _notify(context, instance, action, 'start', record.values,
             publisher=publisher)

@@ -69,6 +69,12 @@ class UsbDeviceNotAttached(NovaUsbException):
     code = 404
 
 
+class UsbDeviceDetaching(NovaUsbException):
+    msg_fmt = ("USB device %(device_id)s is being detached from this "
+               "server; wait until the detach ends.")
+    code = 409
+
+
 class UsbDeviceAlreadyAttached(NovaUsbException):
     msg_fmt = "USB device %(device_id)s is already attached to this server."
     code = 409

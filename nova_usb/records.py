@@ -39,6 +39,7 @@ Nova's objects: Nova's serializer passes them through as the dicts they
 are, and only nova_usb.rpc turns them back into records.
 """
 
+from oslo_utils import versionutils
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fields
@@ -184,8 +185,8 @@ class HostDevice(UsbRecord):
 class ServerDevice(UsbRecord):
     """A USB device a server requests, and whether it may have it now.
 
-    ``status``: ATTACHED or MISSING (nova_usb.statuses); ``reason``:
-    why it is missing (null when attached); ``controller_model``: the
+    ``status``: ATTACHED, DETACHING or MISSING (nova_usb.statuses);
+    ``reason``: why it is missing (null otherwise); ``controller_model``: the
     controller model the request asked for, or null. The device's
     details are those of its host when it is there, else null, as is
     ``host`` for a server on no host (shelved offloaded).
@@ -193,7 +194,8 @@ class ServerDevice(UsbRecord):
     """
 
     # Version 1.0: Initial version
-    VERSION = '1.0'
+    # Version 1.1: status may be DETACHING
+    VERSION = '1.1'
 
     fields = dict(
         {
@@ -207,6 +209,13 @@ class ServerDevice(UsbRecord):
             'controller_model': _optional(fields.StringField),
         },
         **_device_details(on_host=False))
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        if (versionutils.convert_version_to_tuple(target_version) < (1, 1)
+                and primitive.get('status') == statuses.DETACHING):
+            # Still the server's until the detach ends.
+            primitive['status'] = statuses.ATTACHED
 
     @classmethod
     def of_host_device(cls, device, **values):

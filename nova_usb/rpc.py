@@ -20,12 +20,20 @@ exception modules the API's transport allows, and the endpoint declares
 them expected, so nova-compute logs a refusal as what it is, not as an
 error with a traceback.
 
-A change (attach, detach, controller add or remove) carries a deadline:
-nova-api waits up to [usb] change_timeout, and the compute host neither
-starts nor saves a change after the deadline, which leaves nova-api, when
-no answer came in time, the time to read what was saved. So nova-api never
-reports a failure for a change that is then made, nor a success for one
-that is not.
+No nova-api request waits longer than [DEFAULT] rpc_response_timeout:
+
+* A detach is accepted, not waited for (start_detach): the compute host
+  checks what it can tell at once and answers; it detaches in the
+  background, and the server action and notifications tell the outcome
+  (nova_usb.actions).
+* The other changes (attach, controller add or remove) are calls bounded
+  by rpc_response_timeout, and carry a deadline SAVE_MARGIN seconds
+  before that wait ends: the compute host neither starts nor saves a
+  change after the deadline, which leaves nova-api, when no answer came in
+  time, the time to read what was saved. So nova-api never reports a
+  failure for a change that is then made (as long as a save through
+  conductor takes less than SAVE_MARGIN), nor a success for one that is
+  not.
 
 Answers are typed, versioned records (nova_usb.records), sent as their
 primitives, which say which record and which version they are. So that a
@@ -53,11 +61,11 @@ from nova_usb.virt import controllers
 CONF = nova_usb_conf.CONF
 TOPIC = 'nova-usb'
 NAMESPACE = 'nova_usb'
-VERSION = '1.3'
+VERSION = '1.4'
 # Between the deadline a compute host is given and the end of nova-api's
 # wait: a save the compute host starts just before the deadline goes
-# through conductor, a call bounded by [DEFAULT] rpc_response_timeout.
-SAVE_MARGIN = 5
+# through conductor (it takes milliseconds), and its answer comes back.
+SAVE_MARGIN = 10
 
 EXPECTED_ERRORS = (exception.NovaUsbException,
                    nova_exception.InstanceNotFound)
@@ -77,9 +85,13 @@ def _reraise_usb_errors(method):
     return wrapper
 
 
-def change_deadline_margin():
-    """Seconds between a change's deadline and the end of nova-api's wait."""
-    return CONF.rpc_response_timeout + SAVE_MARGIN
+def _is_unsupported_version(error):
+    """Whether a compute host refused a call as newer than its API (as a
+    RemoteError on a real message queue, as itself on the fake one).
+    """
+    if isinstance(error, messaging.RemoteError):
+        return error.exc_type == 'UnsupportedVersion'
+    return isinstance(error, messaging.UnsupportedVersion)
 
 
 class UsbComputeAPI(object):
@@ -97,6 +109,8 @@ class UsbComputeAPI(object):
       are unchanged, so each is sent at the oldest version that has its
       arguments (CALL_VERSIONS), and a compute host of 1.0 to 1.2 still
       serves them during an upgrade
+    * 1.4 - start_detach: a detach accepted at once and made in the
+      background; a host of 1.3 or older is asked detach_device instead
 
     The cap stays VERSION: nova-api is upgraded before the compute hosts,
     so it never sends a call a host could not have.
@@ -109,6 +123,7 @@ class UsbComputeAPI(object):
         'list_controllers': '1.0',
         'attach_device': '1.2',
         'detach_device': '1.1',
+        'start_detach': '1.4',
         'add_controller': '1.1',
         'remove_controller': '1.1',
     }
@@ -186,7 +201,28 @@ class UsbComputeAPI(object):
                             controller_model=controller_model,
                             granted_projects=granted_projects)
 
+    def start_detach(self, context, instance, device_id):
+        """Have the server's host detach the device in the background;
+        returns once the host accepted the detach (or refused it). A host
+        older than API 1.4 detaches it before it answers, as it always
+        did (detach_device).
+        """
+        try:
+            self._start_detach(context, instance, device_id)
+        except (messaging.RemoteError, messaging.UnsupportedVersion) as e:
+            if not _is_unsupported_version(e):
+                raise
+            self.detach_device(context, instance, device_id)
+
+    @_reraise_usb_errors
+    def _start_detach(self, context, instance, device_id):
+        self._client(context, instance.host, method='start_detach').call(
+            context, 'start_detach', instance=instance, device_id=device_id)
+
     def detach_device(self, context, instance, device_id):
+        """Detach the device before answering (a revocation, and a detach
+        on a host older than API 1.4).
+        """
         def made(before, after):
             if before.device(device_id) and not after.device(device_id):
                 return True
@@ -237,8 +273,8 @@ class UsbComputeAPI(object):
         """
         before = server_requests.load(
             server_requests.read(context, instance.uuid))
-        timeout = CONF.usb.change_timeout
-        deadline = time.time() + timeout - change_deadline_margin()
+        timeout = CONF.rpc_response_timeout
+        deadline = time.time() + timeout - SAVE_MARGIN
         try:
             result = self._client(context, instance.host, timeout,
                                   method).call(
@@ -289,6 +325,10 @@ class UsbComputeEndpoint(object):
     def detach_device(self, context, instance, device_id, deadline=None):
         return self.manager.detach_device(context, instance, device_id,
                                           deadline)
+
+    @messaging.expected_exceptions(*EXPECTED_ERRORS)
+    def start_detach(self, context, instance, device_id):
+        self.manager.start_detach(context, instance, device_id)
 
     @messaging.expected_exceptions(*EXPECTED_ERRORS)
     def list_controllers(self, context, instance):

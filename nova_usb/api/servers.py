@@ -184,11 +184,18 @@ class ServerUsbDevicesController(_ServerUsbController):
         return {'usb_device': views.server_device(
             device, self._host_details(context, instance))}
 
-    @wsgi.response(204)
+    @wsgi.response(202)
     @wsgi.expected_errors(errors.EXPECTED)
     @validation.response_body_schema(schemas.empty_response)
     def delete(self, req, server_id, id):
-        """DELETE /servers/{server_id}/os-usb-devices/{device_id}: detach."""
+        """DELETE /servers/{server_id}/os-usb-devices/{device_id}: detach.
+
+        202 once the compute host accepted the detach; the device is
+        listed ``detaching`` until it ends, and the ``usb_detach`` server
+        action tells how it ended. What can be told at once (a device the
+        server does not have, or has from its flavor, a detach already
+        under way) is refused at once.
+        """
         context, instance = self._server(
             req, server_id, device_policies.POLICY_ROOT % 'detach')
         _check_path_id(req, id)
@@ -196,9 +203,9 @@ class ServerUsbDevicesController(_ServerUsbController):
             self._check_changeable(context, instance,
                                    states.device_change_mode,
                                    'detach a USB device')
-            with actions.server_action(context, instance, actions.DETACH,
-                                       device_id=id):
-                self.usb_rpc.detach_device(context, instance, id)
+            with actions.accepted_by_compute(context, instance,
+                                             actions.DETACH, device_id=id):
+                self.usb_rpc.start_detach(context, instance, id)
 
     def _check_quota(self, context, instance, device_id):
         """Refuse an attach over the project's limit (403); but a device

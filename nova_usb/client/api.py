@@ -27,10 +27,13 @@ Servers are given here by id: resolving a name is each CLI's job, done with
 that CLI's own lookup so that names work as users of that CLI expect.
 """
 
+import time
 import urllib.parse
 
 from keystoneauth1 import adapter
 from pbr import version as pbr_version
+
+from nova_usb import statuses
 
 
 class ApiError(Exception):
@@ -77,6 +80,22 @@ class ServiceUnavailable(ApiError):
     """503: the server's compute host is down or did not answer."""
     code = 503
 
+
+class DetachFailed(Exception):
+    """A detach nova-api accepted (202) did not happen: the compute host's
+    reason, as the server action's event records it.
+    """
+
+    def __init__(self, device_id, reason):
+        self.device_id = device_id
+        self.reason = reason
+        super().__init__('USB device %s was not detached: %s' % (
+            device_id, reason))
+
+
+# The compute microversion whose instance action events carry ``details``,
+# the reason of a failure.
+EVENT_DETAILS_MICROVERSION = '2.84'
 
 _ERRORS = {cls.code: cls for cls in (BadRequest, Forbidden, NotFound,
                                      Conflict, ServiceUnavailable)}
@@ -127,13 +146,21 @@ class Client(object):
         self._http = adapter.Adapter(session, service_type=service_type,
                                      **adapter_options)
 
-    def _request(self, method, path, body=None, query=None):
+    def _request(self, method, path, body=None, query=None,
+                 microversion=None):
+        return self._send(method, path, body, query, microversion)[0]
+
+    def _send(self, method, path, body=None, query=None,
+              microversion=None):
+        """(body, request id) of a request that succeeded."""
         response = self._http.request(
             path, method, json=body, params=query, raise_exc=False,
-            headers={'Accept': 'application/json'})
+            headers={'Accept': 'application/json'},
+            microversion=microversion)
         if response.status_code >= 400:
             raise error_from_response(response)
-        return response.json() if response.content else None
+        return (response.json() if response.content else None,
+                response.headers.get('x-openstack-request-id'))
 
     # Devices of compute hosts (operators)
 
@@ -198,8 +225,58 @@ class Client(object):
                              body={'usb_device': body})['usb_device']
 
     def detach_device(self, server_id, device_id):
-        self._request('DELETE', _path('servers', server_id,
-                                      'os-usb-devices', device_id))
+        """Ask for a detach; nova-api answers once the compute host
+        accepted it (202), and the device is ``detaching`` until it ends.
+        Returns the request id: its server action tells the outcome
+        (wait_for_detach).
+        """
+        return self._send('DELETE', _path('servers', server_id,
+                                          'os-usb-devices', device_id))[1]
+
+    def wait_for_detach(self, server_id, device_id, request_id,
+                        interval=2, timeout=None):
+        """Poll until the detach of ``request_id`` ended: return when the
+        server has the device no more; raise DetachFailed with the compute
+        host's reason when it still has it. ``timeout``: seconds, None to
+        wait as long as it takes (a detach ends by itself: the compute
+        host bounds its waits).
+        """
+        began = time.monotonic()
+        while True:
+            try:
+                device = self.get_server_device(server_id, device_id)
+            except NotFound:
+                return
+            if device['status'] != statuses.DETACHING:
+                raise DetachFailed(device_id, self._failure(
+                    server_id, request_id))
+            if timeout is not None and time.monotonic() - began > timeout:
+                raise DetachFailed(device_id, 'still detaching after %d s'
+                                   % timeout)
+            time.sleep(interval)
+
+    def _failure(self, server_id, request_id):
+        """Why the server action of ``request_id`` failed, as its event
+        says (or what is known when it says nothing).
+        """
+        try:
+            action = self._request(
+                'GET', _path('servers', server_id, 'os-instance-actions',
+                             request_id),
+                microversion=EVENT_DETAILS_MICROVERSION)['instanceAction']
+        except ApiError as e:
+            return 'its server action %s cannot be read (%s)' % (
+                request_id, e.message)
+        for event in action.get('events') or ():
+            if event.get('result') == 'Error':
+                # Nova shows an event's details to admins by default
+                # (os_compute_api:os-instance-actions:events:details).
+                return event.get('details') or (
+                    'the compute host could not detach it; "openstack '
+                    'server event show %s %s" tells why, to those Nova\'s '
+                    'policy shows event details' % (server_id, request_id))
+        return ('the compute host did not end it (its nova-compute '
+                'restarted?); see server action %s' % request_id)
 
     # Controllers of a server (cold: the server must be stopped to change)
 

@@ -23,6 +23,7 @@ Refusals propagate: ``nova`` prints them as ``ERROR (Conflict): <the
 server's message> (HTTP 409)`` and exits 1.
 """
 
+from novaclient import exceptions
 from novaclient import utils
 
 from nova_usb.client import api
@@ -105,9 +106,23 @@ def do_usb_attach(cs, args):
 
 @_SERVER
 @_DEVICE
+@utils.arg('--wait', action='store_true', default=False,
+           help='Wait until the device is detached; fail with the compute '
+                'host\'s reason when it stays.')
 def do_usb_detach(cs, args):
-    """Detach a USB device from a server (running, paused or stopped)."""
-    _usb(cs).detach_device(_server_id(cs, args.server), args.device)
+    """Detach a USB device from a server (running, paused or stopped).
+    The compute host detaches it in the background: the device is listed
+    "detaching" until it is gone, and "nova instance-action-list" tells how
+    the detach ended.
+    """
+    usb = _usb(cs)
+    server_id = _server_id(cs, args.server)
+    request_id = usb.detach_device(server_id, args.device)
+    if args.wait:
+        try:
+            usb.wait_for_detach(server_id, args.device, request_id)
+        except api.DetachFailed as e:
+            raise exceptions.CommandError(str(e))
 
 
 @_SERVER

@@ -122,20 +122,16 @@ answer in time is skipped.
         'change_timeout',
         default=360,
         min=1,
+        deprecated_for_removal=True,
+        deprecated_reason="""
+nova-api no longer waits longer than [DEFAULT] rpc_response_timeout for a
+USB change: a detach answers 202 once the compute host accepted it and is
+made in the background, and the other changes are calls bounded by
+rpc_response_timeout. This option is ignored.
+""",
         help="""
-Seconds nova-api waits for a compute host to attach or detach a USB device,
-or to add or remove a USB controller. Set the same value on nova-api and
-nova-compute hosts.
-
-nova-api tells the compute host when it stops waiting; the compute host
-does not start a change after that moment and does not save one that would
-end after it (it undoes it instead), so nova-api never reports a failure
-for a change that is made after all. It must therefore cover a whole
-change on the compute host: [usb] lock_timeout, plus a live detach's wait
-for the guest ([libvirt] device_detach_timeout × device_detach_attempts),
-plus a margin; nova-compute logs an error at start-up when it does not.
-Clocks of nova-api and nova-compute hosts must be synchronised (NTP), as
-OpenStack needs anyway.
+Ignored (see the deprecation): nova-api waits at most [DEFAULT]
+rpc_response_timeout for a USB change.
 """),
     cfg.IntOpt(
         'lock_timeout',
@@ -145,7 +141,10 @@ OpenStack needs anyway.
 Seconds a USB change on the compute host waits for Nova's own lock of the
 server (held while Nova builds, stops, reboots, shelves or deletes it, and
 during volume attach and detach) and for the host's USB lock. When the wait
-runs out the change is refused (409) and nothing is changed.
+runs out the change is refused (409) and nothing is changed. A change that
+nova-api waits for (attach, controller add or remove) also ends its waits
+in time for nova-api's answer: at most [DEFAULT] rpc_response_timeout less
+25 seconds.
 """),
 ]
 

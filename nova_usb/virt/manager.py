@@ -81,6 +81,9 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
         self.specs = devspec.parse_device_specs(CONF.usb.device_spec)
         self.lock = threading.RLock()
         self.claims = usb_claims.UsbClaims()
+        # {device id: server uuid} of the detaches accepted and not ended
+        # (start_detach); under self.lock.
+        self.detaching = {}
         self.inventory = usb_inventory.HostUsbInventory(host)
         self.watcher = usb_watcher.HotplugWatcher(
             self.inventory, on_change=self._on_device_change)
@@ -98,7 +101,6 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
         requests, then bring every server's domain to its requests
         (nova_usb.virt.reconcile: after a crash, the requests win).
         """
-        turns.check_change_budget()
         self.watcher.start()
         instances = server_requests.list_on_host(context, self.host)
         wanted = {}
@@ -364,14 +366,62 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
                 guest.detach(device.id)
             raise
 
+    def start_detach(self, context, instance, device_id):
+        """Accept a detach, and make it in a thread of its own: nova-api
+        answers 202 at once, the device is listed ``detaching`` until the
+        thread ends, and the server action that nova-api started gets the
+        outcome as its ``compute_usb_detach`` event, with the
+        ``instance.usb_detach.*`` notifications.
+
+        What can be told now is refused now, as the detach itself would
+        refuse it: a state that forbids it, a device the server does not
+        have or has from its flavor, a detach of it already under way.
+        """
+        instance = server_requests.read(context, instance.uuid)
+        states.device_change_mode(instance, 'detach a USB device')
+        requests = self._load(instance)
+        self._check_detachable(requests, device_id)
+        request = requests.device(device_id)
+        with self.lock:
+            if device_id in self.detaching:
+                raise exception.UsbDeviceDetaching(device_id=device_id)
+            self.detaching[device_id] = instance.uuid
+        try:
+            threading.Thread(
+                target=self._detach_in_background,
+                args=(context, instance, request),
+                name='nova-usb-detach-%s' % device_id, daemon=True).start()
+        except Exception:
+            with self.lock:
+                del self.detaching[device_id]
+            raise
+
+    def _detach_in_background(self, context, instance, request):
+        try:
+            with actions.compute_event(
+                    context, instance, actions.DETACH, device_id=request.id,
+                    vendor_id=request.vendor_id,
+                    product_id=request.product_id):
+                self.detach_device(context, instance, request.id)
+        except Exception as e:
+            LOG.warning('USB device %s was not detached: %s', request.id,
+                        e, instance=instance)
+        finally:
+            with self.lock:
+                del self.detaching[request.id]
+
+    @staticmethod
+    def _check_detachable(requests, device_id):
+        if not requests.device(device_id):
+            raise exception.UsbDeviceNotAttached(device_id=device_id)
+        if requests.device(device_id).allocated:
+            raise exception.UsbDeviceFromFlavor(device_id=device_id)
+
     def detach_device(self, context, instance, device_id, deadline=None):
         with self._server(context, instance.uuid, deadline) as instance:
             mode = states.device_change_mode(instance, 'detach a USB device')
             requests = self._load(instance)
-            if not requests.device(device_id):
-                raise exception.UsbDeviceNotAttached(device_id=device_id)
-            if requests.device(device_id).allocated:
-                raise exception.UsbDeviceFromFlavor(device_id=device_id)
+            self._check_detachable(requests, device_id)
             wanted = requests.without_device(device_id)
             # The claim is kept until the device is gone and recorded so;
             # the guest is waited for without the host's lock.

@@ -36,6 +36,7 @@ class UsbQueries(object):
 
     def list_server_devices(self, context, instance):
         """The server's requested devices (records.ServerDevice):
+        ``detaching`` while a detach accepted by start_detach runs,
         ``attached`` when the server may have the device now, else
         ``missing`` with the reason.
         """
@@ -46,9 +47,14 @@ class UsbQueries(object):
             for request in requests.devices:
                 device = self.inventory.get(request.id)
                 reason = self._refusal(device, instance.uuid, request)
+                if self.detaching.get(request.id) == instance.uuid:
+                    status, reason = statuses.DETACHING, None
+                elif reason:
+                    status = statuses.MISSING
+                else:
+                    status = statuses.ATTACHED
                 values = dict(
-                    status=statuses.MISSING if reason else statuses.ATTACHED,
-                    reason=reason,
+                    status=status, reason=reason,
                     controller_model=request.controller_model)
                 if device is not None:
                     result.append(records.ServerDevice.of_host_device(

@@ -41,14 +41,13 @@ from oslo_log import log as logging
 
 from nova_usb import conf as nova_usb_conf
 from nova_usb import exception
-from nova_usb import rpc as usb_rpc
 
 CONF = nova_usb_conf.CONF
 LOG = logging.getLogger(__name__)
 
-# Time the last steps of a change need after its last lock wait: libvirt
-# calls and the save through conductor.
-WORK_MARGIN = 30
+# Time the last steps of a change need after its last lock wait and
+# before its deadline: libvirt calls and placement.
+WORK_MARGIN = 15
 
 
 class _DomainLocks(object):
@@ -121,21 +120,3 @@ def wait_bound(deadline):
 def check_deadline(deadline):
     if deadline is not None and time.time() > deadline:
         raise exception.UsbChangeTooLate(late=time.time() - deadline)
-
-
-def check_change_budget():
-    """Say at start-up when a change may outlast nova-api's wait: it would
-    then be refused at its deadline instead of being made.
-    """
-    needed = (CONF.usb.lock_timeout + WORK_MARGIN +
-              CONF.libvirt.device_detach_timeout *
-              CONF.libvirt.device_detach_attempts +
-              usb_rpc.change_deadline_margin())
-    if needed > CONF.usb.change_timeout:
-        LOG.error('[usb] change_timeout (%d s) is shorter than a USB change '
-                  'may take on this host (%d s: [usb] lock_timeout, '
-                  '[libvirt] device_detach_timeout × device_detach_attempts '
-                  'and margins): slow detaches will be refused at '
-                  'nova-api\'s deadline. Raise [usb] change_timeout on '
-                  'nova-api and nova-compute hosts.',
-                  CONF.usb.change_timeout, needed)

@@ -111,6 +111,10 @@ def server_devices(request, server_id):
             for d in client(request).list_server_devices(server_id)]
 
 
+def server_device(request, server_id, device_id):
+    return UsbDevice(client(request).get_server_device(server_id, device_id))
+
+
 def available_devices(request, server_id):
     return [UsbDevice(d)
             for d in client(request).list_available_devices(server_id)]

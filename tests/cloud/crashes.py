@@ -223,8 +223,9 @@ class CrashScenarios(object):
             self.note('# nova-compute on %s up again' % host)
         finally:
             self.cloud.disarm(host)
-            # Their callers would have nova-api's answer only at its [usb]
-            # change_timeout (tests/functional/test_crash.py covers it):
+            # Their callers would have nova-api's answer only at its
+            # [DEFAULT] rpc_response_timeout (tests/functional/test_crash.py
+            # covers it), or wait for a detach that cannot end (--wait):
             # they are ended here, by their pids.
             for process in started:
                 if process.poll() is None:

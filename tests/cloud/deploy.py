@@ -69,9 +69,10 @@ DATABASES = {'keystone': ['keystone'], 'glance': ['glance'],
 # has no limit ([quota] unified_limits_resource_list).
 REGISTERED_LIMITS = {'servers': 100, 'class:CUSTOM_USB_46F4_0001': 10}
 LOCAL_NODE = 'node1'
-# nova-api's worker processes. Each change a crash scenario stops holds one
-# until nova-api stops waiting for it ([usb] change_timeout, 6 minutes):
-# up to six at a time (tests/cloud/crashes.py), two left for the rest.
+# nova-api's worker processes. Each attach or controller change a crash
+# scenario stops holds one until nova-api stops waiting for it ([DEFAULT]
+# rpc_response_timeout): up to six at a time (tests/cloud/crashes.py), two
+# left for the rest.
 NOVA_API_WORKERS = 8
 
 

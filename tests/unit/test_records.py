@@ -155,7 +155,7 @@ class TypesTestCase(base.BaseTestCase):
 FINGERPRINTS = {
     'Controller': '1.0-dd7437a020da00fe0093a3b3840e5ef8',
     'HostDevice': '1.0-4e9ada939511d986eef51738e09011e0',
-    'ServerDevice': '1.0-97eceef8b347a469d064005116fface1',
+    'ServerDevice': '1.1-15d5ae8c0735219f21b132a66877038b',
 }
 
 
@@ -177,6 +177,18 @@ class VersionTestCase(base.BaseTestCase):
         read = records.HostDevice.from_rpc(primitive)
         self.assertEqual(DEVICE, read.id)
         self.assertNotIn('firmware', read.fields)
+
+    def test_detaching_is_attached_for_a_reader_of_1_0(self):
+        detaching = records.ServerDevice(
+            id=GONE, vendor_id='0781', product_id='5567',
+            status=statuses.DETACHING)
+        primitive = detaching.obj_to_primitive(target_version='1.0')
+        self.assertEqual(
+            ('1.0', statuses.ATTACHED),
+            (primitive['nova_usb_object.version'],
+             primitive['nova_usb_object.data']['status']))
+        self.assertEqual(statuses.DETACHING, records.ServerDevice.from_rpc(
+            detaching.to_rpc()).status)
 
     def test_another_major_version_is_refused(self):
         primitive = host_device().to_rpc()

@@ -59,6 +59,13 @@ class _OldEndpoint(object):
 
     target = messaging.Target(namespace=rpc.NAMESPACE, version='1.2')
 
+    def __init__(self):
+        self.detached = []
+
+    def detach_device(self, context, instance, device_id, deadline=None):
+        """Detaches before it answers (API 1.1 to 1.3)."""
+        self.detached.append(device_id)
+
     def list_host_devices(self, context):
         return [test_records.OLD_HOST_DEVICE]
 
@@ -80,6 +87,12 @@ class _OldEndpoint(object):
 
 class _Manager(object):
     """What UsbComputeEndpoint asks: the host's UsbManager's answers."""
+
+    def __init__(self):
+        self.detached = []
+
+    def start_detach(self, context, instance, device_id):
+        self.detached.append(device_id)
 
     def list_host_devices(self, context):
         return [test_records.host_device()]
@@ -156,13 +169,24 @@ class ComputeHostVersionsTestCase(base.BaseTestCase):
         self.assertIsInstance(added, records.Controller)
         self.assertEqual(4, added.ports)
 
+    def detach(self):
+        rpc.UsbComputeAPI().start_detach(self.context, self.instance,
+                                         test_records.DEVICE)
+
     def test_compute_host_of_this_version(self):
-        self.serve(rpc.UsbComputeEndpoint(_Manager()))
+        manager = _Manager()
+        self.serve(rpc.UsbComputeEndpoint(manager))
         self.check(self.answers())
+        self.detach()
+        self.assertEqual([test_records.DEVICE], manager.detached)
 
     def test_compute_host_not_upgraded_yet(self):
-        self.serve(_OldEndpoint())
+        endpoint = _OldEndpoint()
+        self.serve(endpoint)
         self.check(self.answers())
+        # It has no start_detach (API 1.4): asked to detach as before.
+        self.detach()
+        self.assertEqual([test_records.DEVICE], endpoint.detached)
 
 
 class CallVersionsTestCase(base.BaseTestCase):

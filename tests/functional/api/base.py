@@ -26,6 +26,7 @@ project.
 import functools
 import inspect
 import threading
+import time
 
 import fixtures
 from nova.tests.functional.api import client
@@ -42,8 +43,8 @@ ADMIN_PROJECT = 'b1f2e3d4c5b6a7980f1e2d3c4b5a6978'
 
 # Every call nova-api makes to a compute host (nova_usb.rpc.UsbComputeAPI).
 RPC_METHODS = ('list_host_devices', 'list_server_devices', 'attach_device',
-               'detach_device', 'list_controllers', 'add_controller',
-               'remove_controller')
+               'detach_device', 'start_detach', 'list_controllers',
+               'add_controller', 'remove_controller')
 
 
 class Response(object):
@@ -127,9 +128,26 @@ class UsbApiTestBase(helpers.UsbTestBase):
         return self.request(role, 'POST', '/servers/%s/os-usb-devices' %
                             server['id'], body)
 
-    def detach(self, server, device_id, role='member'):
-        return self.request(role, 'DELETE', '/servers/%s/os-usb-devices/%s'
-                            % (server['id'], device_id))
+    def detach(self, server, device_id, role='member', wait=True):
+        """DELETE the device; after a 202, wait (unless ``wait`` is
+        false) until the compute host ended the detach it accepted.
+        """
+        response = self.request(role, 'DELETE',
+                                '/servers/%s/os-usb-devices/%s' % (
+                                    server['id'], device_id))
+        if response.status == 202 and wait:
+            self.wait_for_detach(device_id)
+        return response
+
+    def wait_for_detach(self, device_id, timeout=30):
+        """Until no compute host is detaching the device (bounded)."""
+        managers = [c.driver.usb for c in self.computes.values()]
+        deadline = time.time() + timeout
+        while any(device_id in m.detaching for m in managers):
+            if time.time() > deadline:
+                self.fail('USB device %s still detaching after %d s' % (
+                    device_id, timeout))
+            time.sleep(0.05)
 
     def controllers(self, server, role='member'):
         return self.request(role, 'GET', '/servers/%s/os-usb-controllers' %

@@ -110,10 +110,10 @@ class DeviceIdsTestCase(base.UsbApiTestBase):
                                             prefix + self.key1))
         self.assertStatus(200, self.request('admin', 'GET',
                                             '/os-usb-devices/' + self.key1))
-        self.assertStatus(204, self.detach(self.server, self.key1))
+        self.assertStatus(202, self.detach(self.server, self.key1))
         self.assertEqual([('attach_device', 'compute1'),
-                          ('detach_device', 'compute1'),
                           ('list_host_devices', 'compute1'),
-                          ('list_server_devices', 'compute1')],
+                          ('list_server_devices', 'compute1'),
+                          ('start_detach', 'compute1')],
                          self.rpc_calls())
         self.assertEqual(1, len(self.lookups))

@@ -81,7 +81,7 @@ class StatesTestCase(base.UsbApiTestBase):
         server = self._stop_server(server)
         self.assertStatus(409, self.add_controller(server, 'ehci'),
                           'is locked')
-        self.assertStatus(204, self.detach(server, self.key1, 'admin'))
+        self.assertStatus(202, self.detach(server, self.key1, 'admin'))
 
     def set_state(self, server, vm_state, task_state, **values):
         instance = self.instance(server)

@@ -142,7 +142,7 @@ SCHEMA_VALID = 1 / 40
 ROLES = {'member': 6, 'admin': 2, 'reader': 1, 'stranger': 1}
 MODELS = controllers.ADDABLE_MODELS + ('usb4',)
 
-OK = (200, 204)
+OK = (200, 202, 204)
 CLIENT_ERRORS = (400, 403, 404, 409)
 
 
@@ -242,8 +242,9 @@ class FuzzTestCase(base.UsbApiTestBase):
             device_id = pick(rng, devices[name], assignable + refused, 0.8)
             response = send(weighted(rng, ROLES), 'DELETE',
                             prefix(name) + '/os-usb-devices/' + device_id,
-                            allowed=(204,) + CLIENT_ERRORS)
-            if response.status == 204:
+                            allowed=(202,) + CLIENT_ERRORS)
+            if response.status == 202:
+                self.wait_for_detach(device_id)
                 devices[name].discard(device_id)
                 successes['detach'] += 1
 
@@ -371,7 +372,7 @@ class FuzzTestCase(base.UsbApiTestBase):
                     server, 'admin').body['usb_controllers']
                 if c['removable']})
             for device_id in sorted(devices[name]):
-                self.assertStatus(204, self.detach(server, device_id,
+                self.assertStatus(202, self.detach(server, device_id,
                                                    'admin'))
             for index in sorted(added[name]):
                 self.assertStatus(204, self.remove_controller(

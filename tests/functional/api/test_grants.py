@@ -76,13 +76,13 @@ class GrantsTestCase(base.UsbApiTestBase):
         self.assertStatus(200, self.attach(self.server, self.key1))
         self.assertEqual({self.key1: 'attached'},
                          self.server_devices_by_id(self.server))
-        self.assertStatus(204, self.detach(self.server, self.key1))
+        self.assertStatus(202, self.detach(self.server, self.key1))
         # An admin gives the server a device granted to no project; the
         # member may detach it.
         self.assertStatus(200, self.attach(self.server, self.key2, 'admin'))
         self.assertEqual({self.key2: 'attached'},
                          self.server_devices_by_id(self.server))
-        self.assertStatus(204, self.detach(self.server, self.key2))
+        self.assertStatus(202, self.detach(self.server, self.key2))
 
     def test_flavor_only_devices_are_never_attached_through_the_api(self):
         refused = self.assertStatus(
@@ -109,7 +109,7 @@ class GrantsTestCase(base.UsbApiTestBase):
         self.assertEqual(sorted([self.key1, self.key2]),
                          self.available('member'))
         self.assertStatus(200, self.attach(self.server, self.key2))
-        self.assertStatus(204, self.detach(self.server, self.key2))
+        self.assertStatus(202, self.detach(self.server, self.key2))
         self.assertStatus(204, self.revoke(self.key2, project))
         self.assertEqual([self.key1], self.available('member'))
         self.assertStatus(404, self.attach(self.server, self.key2))

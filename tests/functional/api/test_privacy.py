@@ -143,7 +143,7 @@ class PrivacyTestCase(base.UsbApiTestBase):
         which.
         """
         theirs = self.theirs
-        self.assertStatus(204, self.detach(self.server, self.key1))
+        self.assertStatus(202, self.detach(self.server, self.key1))
         self.assertStatus(200, self.grant(self.key1))
         theirs = self._stop_server(theirs)
         self.assertStatus(200, self.attach(theirs, self.key1, 'stranger'))

@@ -119,7 +119,7 @@ class ResponseSchemaTestCase(helpers.Hotplug, base.UsbApiTestBase):
                        self.server_devices(server, role),
                        schemas.server_devices_response)
 
-        self.check(SERVER_DEVICE, 'DELETE', 204,
+        self.check(SERVER_DEVICE, 'DELETE', 202,
                    self.detach(server, self.key2),
                    schemas.empty_response)
         self.check(GRANT, 'DELETE', 204,

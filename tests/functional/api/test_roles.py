@@ -55,7 +55,7 @@ class RolesTestCase(base.UsbApiTestBase):
                                   self.detach(server, key, role))
             self.assertEqual({key: 'attached'},
                              self.server_devices_by_id(server))
-            self.assertStatus(204, self.detach(server, key, changer))
+            self.assertStatus(202, self.detach(server, key, changer))
             self.assertEqual({}, self.server_devices_by_id(server))
 
     def test_host_names_and_holders_only_for_admins(self):

@@ -66,8 +66,8 @@ class ScenarioTestCase(base.UsbApiTestBase):
                          (holders[self.key1], holders[self.dongle]))
 
         # Use case 3: detach both.
-        self.assertStatus(204, self.detach(server, self.key1))
-        self.assertStatus(204, self.detach(server, self.dongle))
+        self.assertStatus(202, self.detach(server, self.key1))
+        self.assertStatus(202, self.detach(server, self.dongle))
         self.assertEqual({}, helpers.hostdevs(self.live_xml(server)))
         self.assertEqual([], self.server_devices(server).body['usb_devices'])
         self.assertIsNone(self.request(

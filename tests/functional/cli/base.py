@@ -183,7 +183,9 @@ class CliTestBase(base.UsbApiTestBase):
 
     def _map_tokens(self):
         """nova-api's context from the token, as keystonemiddleware would
-        give it; requests of the harness's own clients pass through.
+        give it; requests of the harness's own clients pass through. Its
+        request id is the one nova-api answers with, as in
+        RequestContext.from_environ (Nova's harness makes a new one).
         """
         harness_context = nova_auth.NovaKeystoneContext._create_context
         tokens = {Keystone.token_id(name): (name,) + values
@@ -196,6 +198,7 @@ class CliTestBase(base.UsbApiTestBase):
                 env.update(HTTP_X_AUTH_USER=name,
                            HTTP_X_AUTH_PROJECT_ID=project,
                            HTTP_X_ROLES=','.join(roles))
+            kwargs.setdefault('request_id', env.get('openstack.request_id'))
             return harness_context(env, **kwargs)
 
         self.useFixture(fixtures.MonkeyPatch(

@@ -59,7 +59,10 @@ class ClientTestCase(base.CliTestBase):
                          admin.get_host_device(self.key1))
         self.assertEqual(held[self.key1],
                          admin.get_host_device(self.key1, 'compute1'))
-        self.assertIsNone(member.detach_device(uuid, self.key1))
+        request_id = member.detach_device(uuid, self.key1)
+        self.assertTrue(request_id.startswith('req-'), request_id)
+        self.assertIsNone(member.wait_for_detach(uuid, self.key1,
+                                                 request_id, interval=0.1))
         self.assertEqual([], member.list_server_devices(uuid))
 
         self._stop_server(server)

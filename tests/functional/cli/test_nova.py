@@ -91,8 +91,9 @@ class NovaCliTestCase(base.CliTestBase):
             holders[self.dongle]['Server ID']))
 
         # Detach both.
-        self.assertEqual('', self.nova('usb-detach', 'web1', self.key1).out)
-        self.nova('usb-detach', db['id'], self.dongle)
+        self.assertEqual('', self.nova('usb-detach', '--wait', 'web1',
+                                       self.key1).out)
+        self.nova('usb-detach', '--wait', db['id'], self.dongle)
         self.assertEqual(set(), self.live_aliases(web) | self.live_aliases(db))
         self.assertEqual({}, self.rows(self.nova('usb-list', 'web1')))
 
@@ -118,7 +119,7 @@ class NovaCliTestCase(base.CliTestBase):
 
         self.assertError(self.nova('usb-controller-remove', 'vm', index,
                                    expect=None), 'Conflict', 'USB', 409)
-        self.nova('usb-detach', 'vm', self.key1)
+        self.nova('usb-detach', '--wait', 'vm', self.key1)
         self.assertEqual('', self.nova('usb-controller-remove', 'vm',
                                        index).out)
         self.assertEqual(set(before), set(self.rows(self.nova(

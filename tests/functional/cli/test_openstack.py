@@ -15,7 +15,10 @@
 plugin, against the real API.
 """
 
+from unittest import mock
+
 from nova_usb.virt import guest as usb_guest
+from nova_usb_sandbox import fakelibvirt_usb
 from tests.fixtures import usb_database
 from tests.functional.cli import base
 from tests.functional import test_attach_detach as helpers
@@ -100,11 +103,41 @@ class OpenStackCliTestCase(base.CliTestBase):
 
         # Detach both.
         self.assertEqual('', self.openstack(
-            'server', 'usb', 'remove', 'web1', self.key1).out)
-        self.openstack('server', 'usb', 'remove', db['id'], self.dongle)
+            'server', 'usb', 'remove', '--wait', 'web1', self.key1).out)
+        self.openstack('server', 'usb', 'remove', db['id'], self.dongle,
+                       '--wait')
         self.assertEqual(set(), self.live_aliases(web) | self.live_aliases(db))
         self.assertEqual([], self.openstack_json('server', 'usb', 'list',
                                                  'web1'))
+
+    def test_remove_wait_fails_with_the_compute_hosts_reason(self):
+        server = self._create_server(name='web1', networks='none')
+        self.openstack('server', 'usb', 'add', 'web1', self.key1)
+        original = fakelibvirt_usb.UsbDomain.detachDeviceFlags
+
+        def ignores_unplug(domain, xml, flags):
+            # A guest that never lets the device go.
+            if not flags & 1:  # VIR_DOMAIN_AFFECT_LIVE
+                return original(domain, xml, flags)
+
+        with mock.patch.object(fakelibvirt_usb.UsbDomain,
+                               'detachDeviceFlags', ignores_unplug):
+            # The member reads the outcome; the reason is in the event's
+            # details, which Nova's policy shows to admins by default.
+            self.assertError(
+                self.openstack('server', 'usb', 'remove', '--wait', 'web1',
+                               self.key1, expect=None),
+                'USB device %s was not detached: the compute host could '
+                'not detach it; "openstack server event show' % self.key1)
+            self.assertError(
+                self.openstack('server', 'usb', 'remove', '--wait',
+                               server['id'], self.key1, user='admin',
+                               expect=None),
+                'USB device %s was not detached: The compute host could '
+                'not detach the USB device' % self.key1)
+        self.assertEqual(['attached'], [
+            d['Status'] for d in self.openstack_json('server', 'usb', 'list',
+                                                     'web1')])
 
     def test_output_formats_and_columns(self):
         server = self._create_server(name='web1', networks='none')
@@ -168,7 +201,8 @@ class OpenStackCliTestCase(base.CliTestBase):
             rows['interface_classes'], rows['status']))
 
         # An empty list is no rows, in every format.
-        self.openstack('server', 'usb', 'remove', 'web1', self.key1)
+        self.openstack('server', 'usb', 'remove', '--wait', 'web1',
+                       self.key1)
         self.assertEqual([], self.table(self.openstack(
             'server', 'usb', 'list', 'web1').out))
         self.assertEqual(['ID', 'Status'], self.table(self.openstack(

@@ -15,7 +15,9 @@ of a server.
 """
 
 from osc_lib.command import command
+from osc_lib import exceptions
 
+from nova_usb.client import api
 from nova_usb.client import columns
 from nova_usb.client.osc.v1 import common
 
@@ -83,18 +85,33 @@ class AddServerUsbDevice(command.ShowOne):
 
 
 class RemoveServerUsbDevice(command.Command):
-    """Detach a USB device from a server (running, paused or stopped)."""
+    """Detach a USB device from a server (running, paused or stopped).
+
+    The compute host detaches it in the background: the device is listed
+    "detaching" until it is gone, and "openstack server event list" tells
+    how the detach ended. With --wait, the command waits for that end.
+    """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.server_argument(parser, 'detach the USB device from')
         _device_argument(parser, 'USB device to detach (ID)')
+        parser.add_argument(
+            '--wait', action='store_true',
+            help='Wait until the device is detached; fail with the '
+                 'compute host\'s reason when it stays.')
         return parser
 
     def take_action(self, parsed_args):
-        self.app.client_manager.usb.detach_device(
-            common.server_id(self.app, parsed_args.server),
-            parsed_args.device)
+        usb = self.app.client_manager.usb
+        server_id = common.server_id(self.app, parsed_args.server)
+        request_id = usb.detach_device(server_id, parsed_args.device)
+        if parsed_args.wait:
+            try:
+                usb.wait_for_detach(server_id, parsed_args.device,
+                                    request_id)
+            except api.DetachFailed as e:
+                raise exceptions.CommandError(str(e))
 
 
 class ShowServerUsbDevice(command.ShowOne):

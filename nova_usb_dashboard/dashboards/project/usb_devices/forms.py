@@ -93,8 +93,10 @@ class DetachUsbDevice(_ServerForm):
                                    data['device_id'])
         except nova_usb.ApiError as error:
             return self._refused(error)
-        messages.success(request, _('Detached USB device %s.')
-                         % data['device_id'])
+        messages.success(request, _('Detaching USB device %s: it leaves '
+                                    'the list when it is detached; the '
+                                    'server\'s action log tells if it '
+                                    'could not be.') % data['device_id'])
         return True
 
 

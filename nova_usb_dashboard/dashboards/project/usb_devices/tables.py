@@ -20,11 +20,13 @@ while a task runs). nova-usb decides in the end; its refusal is shown in
 the form.
 """
 
+from django import http
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from horizon import tables
 
 from nova_usb import statuses
+from nova_usb_dashboard.api import nova_usb
 
 # Horizon's status of a server whose USB devices may change (vm_state
 # active, paused, stopped) and whose controllers may (stopped).
@@ -74,6 +76,10 @@ class DetachUsbDevice(_ServerAction):
     classes = ('ajax-modal', 'btn-danger')
     policy_rules = (('nova_usb', 'nova_usb:server-devices:detach'),)
 
+    def allowed(self, request, datum=None):
+        return (super().allowed(request, datum) and
+                (datum is None or datum.status != statuses.DETACHING))
+
     def get_link_url(self, datum):
         return reverse(self.url, args=[_instance(self.table).id, datum.id])
 
@@ -111,9 +117,29 @@ def _product(device):
     return '%s:%s' % (device.vendor_id, device.product_id)
 
 
+class UsbDeviceRow(tables.Row):
+    """A device's row, updated in place while it is ``detaching`` (a
+    transitional status): Horizon asks the table's URL for the row again
+    until the status is final, and drops the row when the device is gone
+    (404).
+    """
+
+    ajax = True
+
+    def get_data(self, request, device_id):
+        try:
+            return nova_usb.server_device(
+                request, _instance(self.table).id, device_id)
+        except nova_usb.NotFound:
+            raise http.Http404()
+
+
 class ServerUsbDevicesTable(tables.DataTable):
-    STATUS_CHOICES = ((statuses.ATTACHED, True), (statuses.MISSING, False))
+    # None: transitional, the row is updated until it is final.
+    STATUS_CHOICES = ((statuses.ATTACHED, True), (statuses.MISSING, False),
+                      (statuses.DETACHING, None))
     STATUS_DISPLAY_CHOICES = ((statuses.ATTACHED, _('Attached')),
+                              (statuses.DETACHING, _('Detaching')),
                               (statuses.MISSING, _('Missing')))
 
     vendor = tables.Column('vendor_name', verbose_name=_('Vendor'))
@@ -130,11 +156,21 @@ class ServerUsbDevicesTable(tables.DataTable):
     def get_object_display(self, datum):
         return datum.name
 
+    def get_absolute_url(self):
+        """Where row updates are asked: the instance detail page that
+        shows the tab cannot answer them (Horizon's TabView), this view
+        can.
+        """
+        return reverse('horizon:project:usb_devices:devices',
+                       args=[_instance(self).id])
+
     class Meta(object):
         name = 'usb_devices'
         verbose_name = _('USB Devices')
         table_actions = (AttachUsbDevice,)
         row_actions = (DetachUsbDevice,)
+        row_class = UsbDeviceRow
+        status_columns = ['status']
 
 
 class ServerUsbControllersTable(tables.DataTable):

@@ -23,6 +23,8 @@ urlpatterns = [
     re_path(r'^$', base.RedirectView.as_view(
         pattern_name='horizon:project:instances:index'), name='index'),
     re_path(SERVER + r'attach/$', views.AttachView.as_view(), name='attach'),
+    re_path(SERVER + r'devices/$', views.DevicesView.as_view(),
+            name='devices'),
     re_path(SERVER + r'devices/(?P<device_id>[^/]+)/detach/$',
             views.DetachView.as_view(), name='detach'),
     re_path(SERVER + r'controllers/add/$', views.AddControllerView.as_view(),

@@ -11,20 +11,25 @@
 #    under the License.
 
 """The modal forms of the instance's USB actions; each returns to the
-instance's "USB Devices" tab.
+instance's "USB Devices" tab. And the devices table's own view, which
+answers Horizon's row updates.
 """
 
+from django import shortcuts
 from django.urls import reverse
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from horizon import exceptions
 from horizon import forms
+from horizon import tables
 from horizon.utils import memoized
 from openstack_dashboard import api
 
 from nova_usb_dashboard.api import nova_usb
 from nova_usb_dashboard.dashboards.project.usb_devices import (
     forms as usb_forms)
+from nova_usb_dashboard.dashboards.project.usb_devices import (
+    tables as usb_tables)
 
 TAB = 'instance_details__usb_devices'
 INDEX_URL = reverse_lazy('horizon:project:instances:index')
@@ -143,3 +148,35 @@ class RemoveControllerView(_ServerFormView):
 
     def get_initial(self):
         return dict(super().get_initial(), index=self.kwargs['index'])
+
+
+class DevicesView(tables.DataTableView):
+    """The server's devices table: Horizon asks it for a row again while
+    the device is ``detaching`` (``?action=row_update``). A page is the
+    instance's USB tab, where a plain GET is sent.
+    """
+
+    table_class = usb_tables.ServerUsbDevicesTable
+
+    def get_table(self):
+        if not hasattr(self, 'table'):
+            try:
+                instance = api.nova.server_get(self.request,
+                                               self.kwargs['instance_id'])
+            except Exception:
+                exceptions.handle(self.request,
+                                  _('Unable to find the server.'),
+                                  redirect=INDEX_URL)
+            self.table = self.table_class(self.request, instance=instance)
+        return self.table
+
+    def get_data(self):
+        return nova_usb.server_devices(self.request,
+                                       self.kwargs['instance_id'])
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get('action'):
+            handled = self.construct_tables()
+            if handled:
+                return handled
+        return shortcuts.redirect(tab_url(self.kwargs['instance_id']))

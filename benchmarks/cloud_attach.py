@@ -76,7 +76,10 @@ def run(cloud, scenarios, rounds=ROUNDS):
     for _ in range(rounds):
         began = time.monotonic()
         client.attach_device(server, stick)
-        client.detach_device(server, stick)
+        # The detach ends after its 202: until the stick is gone.
+        client.wait_for_detach(server, stick,
+                               client.detach_device(server, stick),
+                               interval=0.1)
         through_api.append(time.monotonic() - began)
         assert scenarios.sticks_in_guest(server) == 0
     output = cloud.usb_node.run(

@@ -67,7 +67,7 @@ class CrashScenarios(object):
             point('guest.detach', 'after', detaching),
         ], lambda: [
             self.background('server', 'usb', 'add', attaching, a),
-            self.background('server', 'usb', 'remove', detaching, b),
+            self.background('server', 'usb', 'remove', '--wait', detaching, b),
         ], stopped)
         # The attach is undone, the detached stick given back.
         self.assert_agree(attaching, [])
@@ -95,8 +95,9 @@ class CrashScenarios(object):
             point('guest.detach_persistent', 'before', stopped_server),
         ], lambda: [
             self.background('server', 'usb', 'add', attaching, a),
-            self.background('server', 'usb', 'remove', detaching, b),
-            self.background('server', 'usb', 'remove', stopped_server, c),
+            self.background('server', 'usb', 'remove', '--wait', detaching, b),
+            self.background('server', 'usb', 'remove', '--wait',
+                            stopped_server, c),
         ], stopped)
         self.assert_agree(attaching, [a])
         self.assert_agree(detaching, [])

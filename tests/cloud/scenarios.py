@@ -319,12 +319,45 @@ class Scenarios(crashes.CrashScenarios, tenancy.TenancyScenarios):
         assert attached['status'] == 'attached', attached
         assert self.sticks_in_guest(server) == 1
         assert self.stick(STICK_LIVE)['Server ID'] == server
-        self.openstack('member-a', 'server', 'usb', 'remove', server,
-                       stick['ID'], fmt=None)
+        self.detach_while_qemu_does_not_answer(server, stick['ID'])
         assert self.sticks_in_guest(server) == 0
         assert self.stick(STICK_LIVE)['Server ID'] is None
         assert self.openstack('member-a', 'server', 'usb', 'list',
                               server) == []
+
+    def detach_while_qemu_does_not_answer(self, server, stick):
+        """The detach answers at once, also while the guest's QEMU does
+        not answer (SIGSTOP: libvirt's device_del waits for it). QEMU
+        unplugs a USB device without asking the guest, so a stopped QEMU
+        is what keeps a USB detach waiting. Meanwhile the stick is listed
+        ``detaching`` and the server action is in progress; once QEMU
+        runs again (SIGCONT) the detach ends, and its event says so.
+        """
+        node = self.cloud.usb_node
+        pid = node.run('cat /run/libvirt/qemu/%s.pid' %
+                       self.domain_name(server)).strip()
+        node.run('kill -STOP %s' % pid)
+        self.note('# the QEMU of %s stopped (SIGSTOP %s)' % (server, pid))
+        try:
+            self.openstack('member-a', 'server', 'usb', 'remove', server,
+                           stick, fmt=None)
+            assert self.held(server) == [(stick, 'detaching')]
+            detach = [e for e in self.openstack(
+                'member-a', 'server', 'event', 'list', server)
+                if e['Action'] == 'usb_detach']
+            shown = self.openstack('member-a', 'server', 'event', 'show',
+                                   server, detach[0]['Request ID'])
+            assert [(e['event'], e['result']) for e in shown['events']] == [
+                ('compute_usb_detach', None)], shown
+        finally:
+            node.run('kill -CONT %s' % pid)
+            self.note('# the QEMU of %s runs again (SIGCONT)' % server)
+        self.wait_for(lambda: self.held(server) == [],
+                      'the stick detached from %s' % server, timeout=120)
+        shown = self.openstack('member-a', 'server', 'event', 'show',
+                               server, detach[0]['Request ID'])
+        assert [(e['event'], e['result']) for e in shown['events']] == [
+            ('compute_usb_detach', 'Success')], shown
 
     @needs_usb_node
     def scenario_07_cold_attach_then_start(self):
@@ -404,8 +437,8 @@ class Scenarios(crashes.CrashScenarios, tenancy.TenancyScenarios):
                                       server, stick['ID'])
             assert attached['status'] == 'attached', attached
             assert self.sticks_in_guest(server) == 1
-            self.openstack('member-a', 'server', 'usb', 'remove', server,
-                           stick['ID'], fmt=None)
+            self.openstack('member-a', 'server', 'usb', 'remove', '--wait',
+                           server, stick['ID'], fmt=None)
             return
         server = self.servers['a-node1']
         self.openstack('member-a', 'server', 'stop', server, fmt=None)

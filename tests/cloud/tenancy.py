@@ -192,8 +192,8 @@ class TenancyScenarios(object):
             assert self.usb_usage('project-a') == used
         finally:
             self.openstack('admin', 'limit', 'delete', limit['id'], fmt=None)
-        self.openstack('member-a', 'server', 'usb', 'remove', server, live,
-                       fmt=None)
+        self.openstack('member-a', 'server', 'usb', 'remove', '--wait',
+                       server, live, fmt=None)
         assert self.allocated_sticks(server) == set()
         assert self.usb_usage('project-a') == len(held)
 

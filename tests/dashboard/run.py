@@ -149,6 +149,12 @@ class Cloud(object):
         return [d for d in self.usb.list_available_devices(server.id)
                 if d['vendor_id'] == vendor_id]
 
+    def detach(self, server, device_id):
+        """Detach, and wait until it is done (it ends after the 202)."""
+        self.usb.wait_for_detach(server.id, device_id,
+                                 self.usb.detach_device(server.id, device_id),
+                                 interval=0.5, timeout=WAIT)
+
 
 class Browser(object):
     """Headless Chromium driven through chromedriver."""
@@ -341,9 +347,21 @@ class Scenarios(object):
         b.element('#detach_usb_device_form')
         b.screenshot('04-detach-usb-device-form')
         b.modal_submit()
-        b.wait_text('Detached USB device')
-        if b.elements(row):
-            raise Failure('the detached device is still in the tab')
+        b.wait_text('Detaching USB device')
+        # The row says "Detaching" while the compute host detaches (the
+        # sandbox's guests send no device-removed event: Nova waits
+        # [libvirt] device_detach_timeout, 5 s), then leaves the tab by
+        # Horizon's row update, without the page being loaded again.
+        b.driver.execute_script('window.novaUsbSamePage = true;')
+        if b.elements(row) and 'Detaching' not in b.text_of(row):
+            raise Failure('the row of the device being detached shows %r'
+                          % b.text_of(row))
+        b.screenshot('04b-instance-usb-device-detaching')
+        b.wait(lambda driver: not b.elements(row),
+               'the detached device leaving the tab', timeout=60)
+        if not b.driver.execute_script('return window.novaUsbSamePage'):
+            raise Failure('the page was loaded again: the row was not '
+                          'updated in place')
         if self.member.usb.list_server_devices(self.running.id):
             raise Failure('nova-usb still lists devices on the server')
 
@@ -414,7 +432,7 @@ class Scenarios(object):
             raise Failure('the form shows %r, nova-usb says %r'
                           % (error, expected))
         b.screenshot('09-attach-refused-device-held')
-        self.member.usb.detach_device(self.other.id, device['id'])
+        self.member.detach(self.other, device['id'])
 
     def test_reader_sees_no_attach_action(self):
         b = self.browser
@@ -524,7 +542,7 @@ class Scenarios(object):
         if not link:
             raise Failure('the holding server is not a link')
         b.screenshot('11-admin-usb-devices')
-        self.member.usb.detach_device(self.running.id, device['id'])
+        self.member.detach(self.running, device['id'])
 
     def test_other_project_sees_nothing_of_demo(self):
         """other-member, a member of project other (granted no device),
@@ -561,7 +579,7 @@ class Scenarios(object):
             self._walk_as_other_project(held)
         finally:
             for server, device_id in attached:
-                self.member.usb.detach_device(server.id, device_id)
+                self.member.detach(server, device_id)
 
     def _demo_secrets(self, host, devices):
         """{value: what it is} of what other-member must never see."""

@@ -260,7 +260,8 @@ class TestSandbox(testtools.TestCase):
         self.assertIn('HTTP 403', refused.stderr)
 
         # 4. Detach.
-        self.openstack('server', 'usb', 'remove', 'running', key1['ID'])
+        self.openstack('server', 'usb', 'remove', '--wait', 'running',
+                       key1['ID'])
         self.assertEqual([], self.openstack('server', 'usb', 'list',
                                             'running', '-f', 'json'))
         events = self.openstack('server', 'event', 'list', 'running',
@@ -274,7 +275,8 @@ class TestSandbox(testtools.TestCase):
         self.assertIn(key2['ID'], result.stdout)
 
         # 5. The devices' projects and quotas.
-        self.openstack('server', 'usb', 'remove', 'stopped', key2['ID'])
+        self.openstack('server', 'usb', 'remove', '--wait', 'stopped',
+                       key2['ID'])
         self.grants_and_quota(key1['ID'], key2['ID'], dongle['ID'])
 
         # Ctrl-C: everything stops, nothing is left.

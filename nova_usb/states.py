@@ -52,6 +52,18 @@ CONTROLLER_CHANGE = {
 }
 
 
+def build_cut_short(instance):
+    """Whether, at nova-compute's start, the server is one whose build on
+    this host ended with the process: still BUILDING (no build runs
+    before nova-compute is up; Nova puts it in ERROR next), or in ERROR
+    with no task. Its domain may hold devices placement allocated that
+    were never saved as its requests (nova_usb.virt.reconcile).
+    """
+    return (instance.vm_state == vm_states.BUILDING or
+            (instance.vm_state == vm_states.ERROR and
+             instance.task_state is None))
+
+
 def _mode(table, instance, action):
     mode = table.get(instance.vm_state)
     if mode is None or instance.task_state is not None:

@@ -171,11 +171,17 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
             with self._server(context, instance.uuid, None) as server:
                 mode = states.DEVICE_CHANGE.get(server.vm_state)
                 guest = usb_guest.UsbGuest.find(self.driver, server)
-                if mode is None or server.task_state or guest is None:
+                if guest is None:
                     return
-                changed = reconcile.reconcile(
-                    guest, self._load(server), mode,
-                    lambda r: self._usable(r, server.uuid)[0])
+                if states.build_cut_short(server):
+                    changed = reconcile.take_out_unrequested(
+                        guest, self._load(server))
+                elif mode is None or server.task_state:
+                    return
+                else:
+                    changed = reconcile.reconcile(
+                        guest, self._load(server), mode,
+                        lambda r: self._usable(r, server.uuid)[0])
                 if guest.foreign_hostdevs():
                     LOG.warning('The guest has a USB host device that '
                                 'nova-usb did not attach (aliases %s); Nova '

@@ -35,6 +35,13 @@ For a stopped server only the persistent definition is cleaned of devices
 it no longer requests; requested devices join when Nova writes the domain
 at its next start, as they always do. Servers with a Nova task in progress
 are left to Nova, which writes their domain anew.
+
+A server whose build ended with nova-compute (BUILDING at the start, or
+in ERROR: nova_usb.states.build_cut_short) may run a domain with devices
+placement allocated that Nova never saved as its requests: those are
+taken out of the live and the persistent domain, and none is given back
+(take_out_unrequested). Its allocation loses them too, as every
+server's unrequested devices do at the start.
 """
 
 from oslo_log import log as logging
@@ -81,6 +88,23 @@ def reconcile(guest, requests, mode, usable_device):
         elif device_id not in persistent:
             guest.attach(live[device_id], live=False, persistent=True)
             changed.append(device_id)
+    return changed
+
+
+def take_out_unrequested(guest, requests):
+    """Detach from ``guest`` every device nova-usb attached that
+    ``requests`` does not have, live and persistent; attach nothing.
+    Returns the ids of the devices it took out.
+    """
+    wanted = {r.id for r in requests.devices}
+    live = guest.hostdevs() if guest.is_running() else {}
+    persistent = guest.hostdevs(persistent=True)
+    changed = sorted((set(live) | set(persistent)) - wanted)
+    for device_id in changed:
+        if device_id in live:
+            guest.detach(device_id)
+        else:
+            guest.detach_persistent(device_id)
     return changed
 
 

@@ -28,6 +28,7 @@ import uuid
 
 from nova.virt.libvirt import driver as libvirt_driver
 
+from nova_usb.db import requests as usb_requests
 from nova_usb import exception
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import placement
@@ -350,6 +351,55 @@ class SchedulingTestCase(helpers.Hotplug, base.UsbServersTestBase):
         self.assertEqual({by_api: 'attached'}, self.server_devices(plain))
         self.assertNoValidHost(self.boot(self.key_flavor, host='compute1',
                                          expected_state='ERROR'))
+
+    def build_cut_short(self, vm_state):
+        """A server booted with a key placement allocated, and the
+        database as nova-compute's death in spawn left it, after QEMU
+        started and before Nova's save: the requests (set on the instance
+        in memory by the driver's spawn) never stored, vm_state BUILDING
+        and task_state spawning (or in ERROR since). The domain and the
+        allocation are the hypervisor's and placement's, as they were.
+        """
+        server = self.boot(self.key_flavor, host='compute1')
+        key = self.assertHasAllocatedDevice(server, self.c1_keys)
+        instance = self.instance(server)
+        unsaved = dict(instance.system_metadata)
+        usb_requests.store(unsaved, usb_requests.UsbRequests())
+        instance.system_metadata = unsaved
+        instance.vm_state = vm_state
+        instance.task_state = ('spawning' if vm_state == 'building'
+                               else None)
+        instance.save()
+        self.assertEqual({key}, self.in_domain(server))
+        return server, key
+
+    def assertTakenOut(self, server):
+        """After the restart: the key is in neither the domain nor the
+        allocation, nor claimed, and the server is in ERROR.
+        """
+        self.assertEqual(set(), self.in_domain(server))
+        self.assertEqual(set(), set(usb_guest.hostdevs_in(
+            self.config_xml(server))[0]))
+        self.assertEqual({}, self.held(server))
+        self.assertEqual({}, self.claims('compute1'))
+        self.assertEqual(set(), self.allocated_devices(server))
+        self.assertEqual({d: 0 for d in self.c1_keys},
+                         {d: p[2] for d, p in
+                          self.providers('compute1').items()})
+        self.assertEqual('ERROR', self.api.get_server(server['id'])['status'])
+
+    def test_a_build_cut_short_gives_back_its_allocated_device(self):
+        server, key = self.build_cut_short('building')
+        self.restart_usb_compute('compute1')
+        self.assertTakenOut(server)
+        # Nobody holds it: another boot gets it.
+        self.assertHasAllocatedDevice(
+            self.boot(self.key_flavor, host='compute1'), self.c1_keys)
+
+    def test_a_server_in_error_gives_back_what_it_does_not_request(self):
+        server, key = self.build_cut_short('error')
+        self.restart_usb_compute('compute1')
+        self.assertTakenOut(server)
 
     # Moves
 

@@ -16,5 +16,5 @@ Project side: a "USB Devices" tab on the instance detail page with attach
 and detach (and the controllers of a stopped server). Admin side: Admin ->
 Compute -> USB Devices, every compute host's devices with why each is or
 is not assignable, and the projects each is granted to (grants added and
-removed there). Every call to nova-usb goes through nova_usb.client.
+removed there). Every call to nova-usb goes through nova_usbclient.
 """

@@ -480,7 +480,8 @@ class Sandbox(object):
         /os-usb-devices/{id}/grants/{project} each. Those grants are what
         ``openstack usb device grant list`` shows and an admin removes.
         """
-        from nova_usb.client import api as usb_api
+        from nova_usbclient import api as usb_api
+
         from nova_usb_sandbox import keystone
         client = usb_api.Client(self.keystone.session(),
                                 region_name=keystone.REGION)

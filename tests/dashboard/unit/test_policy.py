@@ -28,6 +28,6 @@ class PolicyFileTests(unittest.TestCase):
                          'run python -m nova_usb_dashboard.conf.generate')
 
     def test_controller_models_are_nova_usb_models(self):
-        from nova_usb.virt import controllers
-        self.assertEqual(controllers.ADDABLE_MODELS,
+        from nova_usbclient import controller_models
+        self.assertEqual(controller_models.ADDABLE_MODELS,
                          nova_usb.CONTROLLER_MODELS)

@@ -23,8 +23,7 @@ the form.
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from horizon import tables
-
-from nova_usb import statuses
+from nova_usbclient import statuses
 
 # Horizon's status of a server whose USB devices may change (vm_state
 # active, paused, stopped) and whose controllers may (stopped).

@@ -16,8 +16,8 @@ of a server.
 
 from osc_lib.command import command
 
-from nova_usb.client import columns
-from nova_usb.client.osc.v1 import common
+from nova_usbclient import columns
+from nova_usbclient.osc.v1 import common
 
 
 def _device_argument(parser, text):

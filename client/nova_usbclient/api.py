@@ -123,7 +123,7 @@ class Client(object):
         adapter_options.setdefault('client_name', 'nova-usb')
         adapter_options.setdefault(
             'client_version',
-            pbr_version.VersionInfo('nova-usb').version_string())
+            pbr_version.VersionInfo('python-nova-usbclient').version_string())
         self._http = adapter.Adapter(session, service_type=service_type,
                                      **adapter_options)
 

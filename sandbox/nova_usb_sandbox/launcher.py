@@ -80,7 +80,7 @@ _REQUIREMENTS = (
 # What --dashboard needs: Horizon and nova-usb's plugin.
 _DASHBOARD_REQUIREMENTS = (
     ('openstack_dashboard', 'horizon'),
-    ('nova_usb_dashboard', 'nova-usb[dashboard]'),
+    ('nova_usb_dashboard', 'nova-usb-dashboard'),
 )
 
 

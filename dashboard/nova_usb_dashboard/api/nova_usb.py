@@ -31,12 +31,6 @@ Conflict = usb_api.Conflict
 NotFound = usb_api.NotFound
 Forbidden = usb_api.Forbidden
 
-# The controller models a server may get (nova_usbclient.controller_models'
-# ADDABLE_MODELS, which a unit test keeps this equal to), offered by the
-# attach and add-controller forms.
-CONTROLLER_MODELS = ('ehci', 'ich9-ehci1', 'nec-xhci', 'pci-ohci',
-                     'piix3-uhci', 'piix4-uhci', 'qemu-xhci')
-
 # Where a project's grant of a device comes from (the grants route's
 # "source"): the device's [usb] device_spec rule, changed in nova.conf on
 # its compute host, or a grant stored through the API, which an admin may

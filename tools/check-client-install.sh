@@ -35,9 +35,14 @@ normalize() { tr 'A-Z' 'a-z' | sed -E 's/[-_.]+/-/g'; }
 
 began=$(date +%s)
 rm -rf "$venv"
-if python3 -m venv "$venv" &&
-        "$venv/bin/pip" install -q -c constraints.txt ./client \
-            python-openstackclient; then
+installed_ok=false
+python3 -m venv "$venv" &&
+    "$venv/bin/pip" install -q -c constraints.txt ./client \
+        python-openstackclient &&
+    installed_ok=true
+# setuptools builds in the source tree: leave no copy of the package there.
+rm -rf client/build
+if $installed_ok; then
     pass "pip install ./client python-openstackclient into an empty" \
         "virtualenv ($(($(date +%s) - began)) s)"
 else

@@ -58,7 +58,7 @@ def run(cloud, scenarios, rounds=ROUNDS):
     from keystoneauth1 import loading
     from keystoneauth1 import session as ks_session
 
-    from nova_usb.client import api
+    from nova_usbclient import api
 
     user = scenarios.users['member-a']
     auth = loading.get_plugin_loader('password').load_from_options(

@@ -39,12 +39,11 @@ Nova's objects: Nova's serializer passes them through as the dicts they
 are, and only nova_usb.rpc turns them back into records.
 """
 
+from nova_usbclient import statuses
 from oslo_utils import versionutils
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fields
-
-from nova_usb import statuses
 
 
 class UsbRecordRegistry(ovo_base.VersionedObjectRegistry):
@@ -185,7 +184,7 @@ class HostDevice(UsbRecord):
 class ServerDevice(UsbRecord):
     """A USB device a server requests, and whether it may have it now.
 
-    ``status``: ATTACHED, DETACHING or MISSING (nova_usb.statuses);
+    ``status``: ATTACHED, DETACHING or MISSING (nova_usbclient.statuses);
     ``reason``: why it is missing (null otherwise); ``controller_model``: the
     controller model the request asked for, or null. The device's
     details are those of its host when it is there, else null, as is

@@ -49,13 +49,13 @@ from nova import exception as nova_exception
 from nova import objects  # noqa: F401  (registers the objects we send)
 from nova.objects import base as objects_base
 from nova import rpc
+from nova_usbclient import statuses
 import oslo_messaging as messaging
 
 from nova_usb import conf as nova_usb_conf
 from nova_usb.db import server_requests
 from nova_usb import exception
 from nova_usb import records
-from nova_usb import statuses
 from nova_usb.virt import controllers
 
 CONF = nova_usb_conf.CONF

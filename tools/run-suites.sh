@@ -5,20 +5,23 @@
 # the budget of doc/source/contributor/testing.rst (45 minutes on a quiet
 # two-core machine), the last line says so.
 #
-# Suites: style (flake8), unit (with the opportunistic database tests on a
-# real MariaDB that this script starts and stops), umockdev (real libudev on
-# recorded devices, under umockdev-wrapper), functional (Nova's own services
-# in one process with the nova-usb driver, on recorded devices),
-# nova-libvirt (Nova's own libvirt functional tests with the nova-usb
-# driver), integration (real libvirtd + QEMU), sandbox (nova-usb-sandbox as
-# a subprocess, driven with the real openstack CLI, then stopped by
-# SIGINT), load (the sandbox with its databases on this script's MariaDB,
-# 50 concurrent attaches of one device over HTTP, 20 rounds), dashboard
-# (the Horizon plugin's unit tests and its browser scenarios in headless
-# Chromium) and e2e (a nested test host with emulated USB devices: real
-# passthrough through nova-usb's driver; then the same host is the USB
-# node of the multi-process, two-node cloud, driven with the openstack
-# CLI).
+# Suites: style (flake8), client-install (python-nova-usbclient with
+# python-openstackclient, pip-installed into an empty virtualenv as a user
+# installs them: nothing of Nova comes along, and the openstack and nova
+# commands have nova-usb's; tools/check-client-install.sh), unit (with the
+# opportunistic database tests on a real MariaDB that this script starts
+# and stops), umockdev (real libudev on recorded devices, under
+# umockdev-wrapper), functional (Nova's own services in one process with
+# the nova-usb driver, on recorded devices), nova-libvirt (Nova's own
+# libvirt functional tests with the nova-usb driver), integration (real
+# libvirtd + QEMU), sandbox (nova-usb-sandbox as a subprocess, driven with
+# the real openstack CLI, then stopped by SIGINT), load (the sandbox with
+# its databases on this script's MariaDB, 50 concurrent attaches of one
+# device over HTTP, 20 rounds), dashboard (the Horizon plugin's unit tests
+# and its browser scenarios in headless Chromium) and e2e (a nested test
+# host with emulated USB devices: real passthrough through nova-usb's
+# driver; then the same host is the USB node of the multi-process,
+# two-node cloud, driven with the openstack CLI).
 #
 # The suites run in two lanes side by side, since no suite keeps both
 # cores busy all along (the testing guide has the profile):
@@ -34,8 +37,8 @@ export OS_NOVA_DISABLE_EVENTLET_PATCHING=1
 
 BUDGET_SECONDS=$((45 * 60))
 # Every suite, in the order of the report.
-SUITES="pep8 docs unit umockdev functional nova-libvirt load dashboard-unit
-dashboard integration sandbox e2e"
+SUITES="pep8 docs client-install unit umockdev functional nova-libvirt load
+dashboard-unit dashboard integration sandbox e2e"
 # tools/run-tests.sh sets the run's start (before apt and the virtualenv).
 run_began=${NOVA_USB_RUN_STARTED:-$(date +%s)}
 # NAME.out: a suite's output; NAME.status: "EXIT SECONDS STARTED", the last
@@ -77,9 +80,13 @@ tally() {
     [ "$exit_status" = 0 ] || status=1
     printf '%-15s %5d s  (from +%d s)%s\n' "$name" "$seconds" "$started" \
         "$([ "$exit_status" = 0 ] || echo '  FAILED')"
-    if [ "$name" = e2e ] || [ "$name" = dashboard ]; then
-        for runner in $( [ "$name" = e2e ] && echo e2e cloud || echo "$name")
-        do
+    local runners=
+    case $name in
+        e2e) runners='e2e cloud' ;;
+        dashboard|client-install) runners=$name ;;
+    esac
+    if [ -n "$runners" ]; then
+        for runner in $runners; do
             if grep -Eq "^$runner: [0-9]+ passed" "$out"; then
                 passed=$((passed + $(awk "/^$runner: [0-9]+ passed/ \
                     {print \$2}" "$out")))
@@ -117,6 +124,7 @@ libvirtd_lane() {
 simulated_lane() {
     suite pep8 flake8
     suite docs sphinx-build -W -q -b html doc/source doc/build/html
+    suite client-install tools/check-client-install.sh
     suite unit stestr --test-path ./tests/unit run
     suite umockdev umockdev-wrapper stestr --test-path ./tests/umockdev run
     suite functional umockdev-wrapper stestr --test-path ./tests/functional \

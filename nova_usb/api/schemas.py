@@ -25,9 +25,8 @@ import copy
 import re
 
 from nova.api.validation import parameter_types
-
-from nova_usb import statuses
-from nova_usb.virt import controllers
+from nova_usbclient import controller_models
+from nova_usbclient import statuses
 
 # Device ids exactly as nova-usb issues them (nova_usb.virt.usb_device
 # device_id): name-based UUIDs (version 5, RFC 4122 variant) in str(uuid)'s
@@ -89,7 +88,7 @@ add_controller = {
                 'model': controller_model,
                 'ports': {
                     'oneOf': [{'type': 'integer', 'minimum': 1,
-                               'maximum': controllers.XHCI_MAX_PORTS},
+                               'maximum': controller_models.XHCI_MAX_PORTS},
                               {'type': 'null'}]},
             },
             'required': ['model'],

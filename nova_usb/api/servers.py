@@ -42,6 +42,7 @@ from nova.api.openstack import wsgi
 from nova.api import validation
 from nova.compute import api as compute
 from nova import exception as nova_exception
+from nova_usbclient import statuses
 from oslo_utils import strutils
 
 from nova_usb import actions
@@ -59,7 +60,6 @@ from nova_usb import policy
 from nova_usb import records
 from nova_usb import rpc as usb_rpc
 from nova_usb import states
-from nova_usb import statuses
 from nova_usb.virt import controllers
 
 _CONTROLLER_INDEX = re.compile('[0-9]{1,4}')

@@ -10,9 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+from nova_usbclient import controller_models
 from oslo_config import cfg
-
-from nova_usb.virt import controllers
 
 usb_group = cfg.OptGroup(
     name='usb',
@@ -91,7 +90,7 @@ service at start-up with a message naming the rule.
     cfg.StrOpt(
         'default_controller_model',
         default='qemu-xhci',
-        choices=controllers.ADDABLE_MODELS,
+        choices=controller_models.ADDABLE_MODELS,
         help="""
 USB controller model given to a server that holds USB devices but whose
 image asks for no USB controller (Nova then disables USB with model

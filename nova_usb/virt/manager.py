@@ -35,6 +35,7 @@ import contextlib
 import threading
 
 from nova import exception as nova_exception
+from nova_usbclient import statuses
 from oslo_log import log as logging
 
 from nova_usb import actions
@@ -44,7 +45,6 @@ from nova_usb.db import server_requests
 from nova_usb import exception
 from nova_usb import records
 from nova_usb import states
-from nova_usb import statuses
 from nova_usb.virt import claims as usb_claims
 from nova_usb.virt import controllers
 from nova_usb.virt import devspec

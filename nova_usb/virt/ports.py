@@ -25,6 +25,7 @@ import dataclasses
 import typing as ty
 
 from lxml import etree
+from nova_usbclient import controller_models
 
 from nova_usb.virt import config
 from nova_usb.virt import controllers
@@ -148,9 +149,9 @@ def topology_from_elements(devices):
             if conf.model == 'none':
                 continue
             model = conf.model or controllers.DEFAULT_MODEL
-            ports = controllers.CONTROLLER_PORTS.get(model)
+            ports = controller_models.CONTROLLER_PORTS.get(model)
             if ports is None:
-                ports = conf.ports or controllers.XHCI_DEFAULT_PORTS
+                ports = conf.ports or controller_models.XHCI_DEFAULT_PORTS
             found.append(UsbController(conf.index or 0, model, ports))
             continue
         kind = _usb_port_kind(element)

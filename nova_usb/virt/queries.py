@@ -16,10 +16,11 @@ Mixed into nova_usb.virt.manager.UsbManager, whose lock, claims,
 inventory and refusal rule it uses.
 """
 
+from nova_usbclient import statuses
+
 from nova_usb.db import server_requests
 from nova_usb import records
 from nova_usb import states
-from nova_usb import statuses
 from nova_usb.virt import devspec
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import plans

@@ -83,8 +83,8 @@ def parse_args(argv):
     parser.add_argument(
         '--dashboard', action='store_true',
         help='also serve Horizon with nova-usb\'s plugin on 127.0.0.1 '
-             '(needs nova-usb[dashboard]); log in with the printed '
-             'accounts')
+             '(needs nova-usb-dashboard, built from dashboard/); log in '
+             'with the printed accounts')
     parser.add_argument('--debug', action='store_true',
                         help='log at DEBUG in nova.log')
     return parser.parse_args(argv)

@@ -80,7 +80,7 @@ _REQUIREMENTS = (
 # What --dashboard needs: Horizon and nova-usb's plugin.
 _DASHBOARD_REQUIREMENTS = (
     ('openstack_dashboard', 'horizon'),
-    ('nova_usb_dashboard', 'nova-usb[dashboard]'),
+    ('nova_usb_dashboard', 'nova-usb-dashboard'),
 )
 
 
@@ -480,7 +480,8 @@ class Sandbox(object):
         /os-usb-devices/{id}/grants/{project} each. Those grants are what
         ``openstack usb device grant list`` shows and an admin removes.
         """
-        from nova_usb.client import api as usb_api
+        from nova_usbclient import api as usb_api
+
         from nova_usb_sandbox import keystone
         client = usb_api.Client(self.keystone.session(),
                                 region_name=keystone.REGION)

@@ -102,7 +102,7 @@ class Cloud(object):
         from keystoneauth1 import session
         from novaclient import client as nova_client
 
-        from nova_usb.client import api as usb_api
+        from nova_usbclient import api as usb_api
         auth = v3.Password(
             auth_url=sandbox.auth_url, username=user,
             password=sandbox.password(user), project_name=project,

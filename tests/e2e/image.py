@@ -61,11 +61,13 @@ PACKAGES = (
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic',
                      '9pnet_virtio', '9p')
 GUEST_ONLY_WHEELS = ('async-timeout',)
-HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg')
-# This checkout's distribution the nested host runs: nova-usb alone (the
-# driver suite and the cloud's nova-compute need nothing of the sandbox).
-DISTRIBUTIONS = (TOP,)
-OWN_WHEELS = ('nova_usb-*.whl',)
+HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg',
+                'client/requirements.txt', 'client/setup.cfg')
+# This checkout's distributions the nested host runs: nova-usb and the
+# client package it requires, built from client/ (the driver suite and the
+# cloud's nova-compute need nothing of the sandbox or the dashboard).
+DISTRIBUTIONS = (TOP, os.path.join(TOP, 'client'))
+OWN_WHEELS = ('nova_usb-*.whl', 'python_nova_usbclient-*.whl')
 
 
 class BuildError(Exception):

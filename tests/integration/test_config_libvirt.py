@@ -27,6 +27,7 @@ import subprocess
 import fixtures
 import libvirt
 from lxml import etree
+from nova_usbclient import controller_models
 
 from nova_usb import exception
 from nova_usb.virt import config
@@ -89,13 +90,13 @@ def hostdev_cases():
 
 def controller_cases():
     cases = {}
-    for model in controllers.ADDABLE_MODELS:
+    for model in controller_models.ADDABLE_MODELS:
         cases['%s without ports' % model] = (model, None)
-        if controllers.CONTROLLER_PORTS[model] is None:
-            for count in (1, controllers.XHCI_MAX_PORTS):
+        if controller_models.CONTROLLER_PORTS[model] is None:
+            for count in (1, controller_models.XHCI_MAX_PORTS):
                 cases['%s ports=%d' % (model, count)] = (model, count)
         else:
-            fixed = controllers.CONTROLLER_PORTS[model]
+            fixed = controller_models.CONTROLLER_PORTS[model]
             cases['%s ports=%d' % (model, fixed)] = (model, fixed)
     return cases
 
@@ -252,7 +253,8 @@ class ColdAttachTestCase(libvirtd.TestCase):
         """What ADDABLE_MODELS offers must give a guest that starts: every
         model, cold added as written without a ports attribute.
         """
-        for index, model in enumerate(controllers.ADDABLE_MODELS, start=1):
+        for index, model in enumerate(controller_models.ADDABLE_MODELS,
+                                      start=1):
             self.dom.attachDeviceFlags(
                 usb_controller(index, model).to_xml(), CONFIG)
         self.dom.create()
@@ -260,7 +262,7 @@ class ColdAttachTestCase(libvirtd.TestCase):
         self.assertEqual(
             [(0, 'qemu-xhci', 4)] + [
                 (index, model, controllers.controller_ports(model))
-                for index, model in enumerate(controllers.ADDABLE_MODELS,
+                for index, model in enumerate(controller_models.ADDABLE_MODELS,
                                               start=1)],
             [(c.index, c.model, c.ports) for c in live.controllers])
 
@@ -269,15 +271,16 @@ class ColdAttachTestCase(libvirtd.TestCase):
         fixed-port model, even its own port count stops the guest.
         """
         self.dom.attachDeviceFlags(
-            usb_controller(1, 'nec-xhci', controllers.XHCI_MAX_PORTS).to_xml(),
+            usb_controller(1, 'nec-xhci',
+                           controller_models.XHCI_MAX_PORTS).to_xml(),
             CONFIG)
         self.dom.create()
         live = ports.topology_from_xml(self.live_xml(self.dom))
-        self.assertEqual([(0, 4), (1, controllers.XHCI_MAX_PORTS)],
+        self.assertEqual([(0, 4), (1, controller_models.XHCI_MAX_PORTS)],
                          [(c.index, c.ports) for c in live.controllers])
         failures = []
-        for model in controllers.ADDABLE_MODELS:
-            count = controllers.CONTROLLER_PORTS[model]
+        for model in controller_models.ADDABLE_MODELS:
+            count = controller_models.CONTROLLER_PORTS[model]
             if count is None:
                 continue
             dom = self.define_domain([usb_controller(0, model, count)

@@ -26,8 +26,8 @@ import tempfile
 
 import libvirt
 from lxml import etree
+from nova_usbclient import controller_models
 
-from nova_usb.virt import controllers
 from nova_usb.virt import ports
 from tests.integration import libvirtd
 
@@ -131,7 +131,7 @@ class HotPlugPlacementTestCase(libvirtd.TestCase):
     def test_nec_xhci_default_ports(self):
         """Without a ports attribute an xHCI controller has 4."""
         dom = self.start_domain([controller(0, 'nec-xhci')])
-        self.fill(dom, self.root_ports(controllers.XHCI_DEFAULT_PORTS))
+        self.fill(dom, self.root_ports(controller_models.XHCI_DEFAULT_PORTS))
 
     def test_ehci(self):
         dom = self.start_domain([controller(0, 'ehci')])

@@ -17,6 +17,7 @@ versions, and the plain dicts of compute hosts of RPC API 1.2 and older.
 import copy
 
 import jsonschema
+from nova_usbclient import statuses
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fixture as ovo_fixture
 from oslotest import base
@@ -24,7 +25,6 @@ from oslotest import base
 from nova_usb.api import schemas
 from nova_usb.api import views
 from nova_usb import records
-from nova_usb import statuses
 
 SERVER = '4f7e3f2a-3a51-4a54-9d0c-6a3f1e7c2b10'
 DEVICE = '1d0c5e5c-5a8b-5e3f-9c1a-2b7d4e6f8a90'

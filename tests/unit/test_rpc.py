@@ -15,6 +15,7 @@ from nova import context as nova_context
 from nova import objects
 from nova.objects import base as nova_base
 from nova import rpc as nova_rpc
+from nova_usbclient import statuses
 import oslo_messaging as messaging
 from oslotest import base
 
@@ -22,7 +23,6 @@ from nova_usb import conf as nova_usb_conf
 from nova_usb import exception
 from nova_usb import records
 from nova_usb import rpc
-from nova_usb import statuses
 from tests.unit import test_records
 
 CONF = nova_usb_conf.CONF

@@ -13,6 +13,7 @@
 from unittest import mock
 
 from django.urls import reverse
+from nova_usbclient import controller_models
 from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
@@ -155,6 +156,20 @@ class DetachAndControllerTests(test.TestCase):
             'horizon:project:usb_devices:devices', args=[self.server.id]))
         self.assertRedirectsNoFollow(response,
                                      views.tab_url(self.server.id))
+
+    @test.create_mocks({api.nova: ['server_get']})
+    def test_add_controller_form_offers_the_models_nova_usb_accepts(self):
+        self.mock_server_get.return_value = self.server
+        url = reverse('horizon:project:usb_devices:add_controller',
+                      args=[self.server.id])
+        response = self.client.get(url)
+        fields = response.context['form'].fields
+        self.assertEqual(list(controller_models.ADDABLE_MODELS),
+                         [value for value, _label in fields['model'].choices])
+        self.assertEqual(controller_models.XHCI_MAX_PORTS,
+                         fields['ports'].max_value)
+        self.assertContains(response, '1 to %d;'
+                            % controller_models.XHCI_MAX_PORTS)
 
     @test.create_mocks({api.nova: ['server_get'],
                         nova_usb: ['add_controller']})

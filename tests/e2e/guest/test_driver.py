@@ -30,10 +30,10 @@ from unittest import mock
 import libvirt
 from nova import context as nova_context
 from nova.virt.libvirt import config as nova_config
+from nova_usbclient import statuses
 
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
-from nova_usb import statuses
 from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import manager as usb_manager
 from nova_usb.virt import usb_device

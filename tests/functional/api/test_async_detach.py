@@ -26,8 +26,8 @@ device_detach_attempts (1 s × 1 here).
 import threading
 from unittest import mock
 
-from nova_usb import statuses
 from nova_usb_sandbox import fakelibvirt_usb
+from nova_usbclient import statuses
 from tests.functional.api import base
 
 LIVE = 1  # VIR_DOMAIN_AFFECT_LIVE

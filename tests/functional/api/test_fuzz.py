@@ -39,9 +39,9 @@ from urllib import parse
 
 import hypothesis
 from hypothesis import strategies as st
+from nova_usbclient import controller_models
 
 from nova_usb.api import schemas
-from nova_usb.virt import controllers
 from tests.functional.api import base
 
 SEED = 20261130
@@ -140,7 +140,7 @@ OPERATIONS = {
 }
 SCHEMA_VALID = 1 / 40
 ROLES = {'member': 6, 'admin': 2, 'reader': 1, 'stranger': 1}
-MODELS = controllers.ADDABLE_MODELS + ('usb4',)
+MODELS = controller_models.ADDABLE_MODELS + ('usb4',)
 
 OK = (200, 202, 204)
 CLIENT_ERRORS = (400, 403, 404, 409)

@@ -22,12 +22,12 @@ without a case here fails the test.
 from unittest import mock
 
 import jsonschema
+from nova_usbclient import statuses
 import oslo_messaging as messaging
 
 from nova_usb.api import router
 from nova_usb.api import schemas
 from nova_usb import rpc as usb_rpc
-from nova_usb import statuses
 from tests.fixtures import usb_database
 from tests.functional.api import base
 from tests.functional import test_attach_detach as helpers

@@ -140,7 +140,7 @@ class ClientSideOnly(logging.Filter):
 
     def filter(self, record):
         name = record.name + '.'
-        return (name.startswith('nova_usb.client.')
+        return (name.startswith('nova_usbclient.')
                 or not name.startswith(self.SERVICES))
 
 
@@ -156,9 +156,9 @@ class CliTestBase(base.UsbApiTestBase):
     def setUp(self):
         if not importlib.metadata.entry_points(group='openstack.usb.v1'):
             self.fail("nova-usb's CLI entry points are not installed: run "
-                      "'pip install -e .' (or 'python setup.py egg_info' when "
-                      "an older nova_usb.egg-info in the source tree hides "
-                      "them)")
+                      "'pip install -e client/' (python-nova-usbclient; or "
+                      "'python setup.py egg_info' in client/ when an older "
+                      "egg-info there hides them)")
         super().setUp()
         self.users = {
             'admin': (base.ADMIN_PROJECT, ['reader', 'member', 'admin']),

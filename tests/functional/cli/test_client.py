@@ -10,14 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""nova_usb.client.api on its own: the Python client that both CLIs use,
+"""nova_usbclient.api on its own: the Python client that both CLIs use,
 over a keystoneauth session that finds Nova in the service catalog.
 """
 
 from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
 
-from nova_usb.client import api
+from nova_usbclient import api
 from tests.functional.cli import base
 
 

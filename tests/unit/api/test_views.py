@@ -15,11 +15,11 @@ import unicodedata
 
 import hypothesis
 from hypothesis import strategies as st
+from nova_usbclient import statuses
 from oslotest import base
 
 from nova_usb.api import views
 from nova_usb import records
-from nova_usb import statuses
 
 ESCAPED = ('Cc', 'Cf', 'Cs', 'Zl', 'Zp')
 

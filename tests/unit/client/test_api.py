@@ -19,7 +19,7 @@ from keystoneauth1 import token_endpoint
 from oslotest import base
 from requests_mock.contrib import fixture as rm_fixture
 
-from nova_usb.client import api
+from nova_usbclient import api
 
 ENDPOINT = 'http://nova.example:8774/v2.1'
 

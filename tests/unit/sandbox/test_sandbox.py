@@ -30,12 +30,12 @@ from unittest import mock
 
 import fixtures
 from keystoneauth1 import loading as ks_loading
+from nova_usbclient import api as usb_api
 from oslo_limit import opts as limit_opts
 from oslotest import base
 import webob
 import yaml
 
-from nova_usb.client import api as usb_api
 from nova_usb.virt import devspec
 from nova_usb_sandbox import cli
 from nova_usb_sandbox import config
@@ -325,7 +325,7 @@ class DemoGrantsTestCase(base.BaseTestCase):
         self.client = mock.Mock()
         self.client.list_host_devices.return_value = self.DEVICES
         self.useFixture(fixtures.MockPatch(
-            'nova_usb.client.api.Client', return_value=self.client))
+            'nova_usbclient.api.Client', return_value=self.client))
         self.sandbox = launcher.Sandbox(host='sandbox', demo_devices=True)
         self.sandbox.keystone = mock.Mock(
             project_ids={keystone.DEMO_PROJECT: 'demo-id'})

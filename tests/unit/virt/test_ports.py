@@ -10,6 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+from nova_usbclient import controller_models
 from oslotest import base
 
 from nova_usb import exception
@@ -66,11 +67,11 @@ class ControllerPortsTestCase(base.BaseTestCase):
                           controllers.controller_ports, 'qemu-xhci', 0)
 
     def test_companions_cannot_be_added(self):
-        self.assertNotIn('ich9-uhci1', controllers.ADDABLE_MODELS)
+        self.assertNotIn('ich9-uhci1', controller_models.ADDABLE_MODELS)
         self.assertRaises(exception.UnknownControllerModel,
                           controllers.controller_ports, 'ich9-uhci1')
-        self.assertIn('ich9-ehci1', controllers.ADDABLE_MODELS)
-        self.assertIn('qemu-xhci', controllers.ADDABLE_MODELS)
+        self.assertIn('ich9-ehci1', controller_models.ADDABLE_MODELS)
+        self.assertIn('qemu-xhci', controller_models.ADDABLE_MODELS)
 
 
 class TopologyTestCase(base.BaseTestCase):

@@ -17,7 +17,7 @@ python-novaclient loads it through the ``novaclient.extension`` entry point
 and adds every ``do_*`` function below as a subcommand (``do_usb_list`` is
 ``nova usb-list``), with its docstring as help. Each command resolves the
 server as the other ``nova`` commands do (name or id, via Nova's API), then
-calls nova_usb.client.api over the session ``nova`` itself authenticated,
+calls nova_usbclient.api over the session ``nova`` itself authenticated,
 so the CLI's usual ``--os-*`` options and environment apply unchanged.
 Refusals propagate: ``nova`` prints them as ``ERROR (Conflict): <the
 server's message> (HTTP 409)`` and exits 1.
@@ -26,8 +26,8 @@ server's message> (HTTP 409)`` and exits 1.
 from novaclient import exceptions
 from novaclient import utils
 
-from nova_usb.client import api
-from nova_usb.client import columns
+from nova_usbclient import api
+from nova_usbclient import columns
 
 
 def _usb(cs):

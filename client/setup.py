@@ -1,3 +1,5 @@
+# Copyright 2026 The nova-usb Authors
+#
 #    Licensed under the Apache License, Version 2.0 (the "License"); you may
 #    not use this file except in compliance with the License. You may obtain
 #    a copy of the License at
@@ -10,11 +12,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""nova-usb's Horizon plugin: USB devices in the dashboard.
+import setuptools
 
-Project side: a "USB Devices" tab on the instance detail page with attach
-and detach (and the controllers of a stopped server). Admin side: Admin ->
-Compute -> USB Devices, every compute host's devices with why each is or
-is not assignable, and the projects each is granted to (grants added and
-removed there). Every call to nova-usb goes through nova_usb.client.
-"""
+setuptools.setup(
+    setup_requires=['pbr>=2.0.0'],
+    pbr=True)

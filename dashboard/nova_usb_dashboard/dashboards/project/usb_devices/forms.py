@@ -17,9 +17,11 @@ server that must be stopped...) is shown in the form with nova-usb's own
 message, which says what to do; the form stays open.
 """
 
+from django.utils import text
 from django.utils.translation import gettext_lazy as _
 from horizon import forms
 from horizon import messages
+from nova_usbclient import controller_models
 
 from nova_usb_dashboard.api import nova_usb
 
@@ -28,7 +30,7 @@ NOVA_USB_DEFAULT = ''
 
 def _model_choices(default_label):
     return [(NOVA_USB_DEFAULT, default_label)] + [
-        (model, model) for model in nova_usb.CONTROLLER_MODELS]
+        (model, model) for model in controller_models.ADDABLE_MODELS]
 
 
 class _ServerForm(forms.SelfHandlingForm):
@@ -103,12 +105,15 @@ class DetachUsbDevice(_ServerForm):
 class AddUsbController(_ServerForm):
     model = forms.ThemableChoiceField(
         label=_('Model'), choices=[
-            (model, model) for model in nova_usb.CONTROLLER_MODELS],
+            (model, model) for model in controller_models.ADDABLE_MODELS],
         initial='qemu-xhci')
     ports = forms.IntegerField(
-        label=_('Ports'), required=False, min_value=1, max_value=15,
-        help_text=_('XHCI models only (qemu-xhci, nec-xhci): 1 to 15; '
-                    'other models have a fixed number of ports.'))
+        label=_('Ports'), required=False, min_value=1,
+        max_value=controller_models.XHCI_MAX_PORTS,
+        help_text=text.format_lazy(
+            _('XHCI models only (qemu-xhci, nec-xhci): 1 to {maximum}; '
+              'other models have a fixed number of ports.'),
+            maximum=controller_models.XHCI_MAX_PORTS))
 
     def handle(self, request, data):
         try:

@@ -24,8 +24,8 @@ from django import http
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from horizon import tables
+from nova_usbclient import statuses
 
-from nova_usb import statuses
 from nova_usb_dashboard.api import nova_usb
 
 # Horizon's status of a server whose USB devices may change (vm_state

@@ -10,12 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Writes default_policies/nova_usb.yaml from nova-usb's policy code:
+"""Writes the dashboard's default_policies/nova_usb.yaml from nova-usb's
+policy code, from the repository's top directory:
 
-    python -m nova_usb_dashboard.conf.generate
+    python -m tests.dashboard.policies
 
-(needs nova and nova-usb installed, as nova-api has them; Horizon does
-not need them to read the file).
+It needs nova and nova-usb installed, as nova-api has them; the plugin
+(nova-usb-dashboard) does not: Horizon only reads the file.
 """
 
 import re

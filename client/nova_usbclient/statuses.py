@@ -15,13 +15,12 @@
 ``attached``: the server may have the device now (it has it, or gets it
 at its next start); ``detaching``: a detach was accepted (202) and the
 compute host has not finished it yet; else ``missing``, with the reason.
-The compute host's records (nova_usb.records), the API's response
-schema, nova-api's answer for a server on no host and the dashboard use
-these.
+nova-usb's compute host records (nova_usb.records), its API's response
+schema and nova-api's answer for a server on no host use these, and so do
+the clients and the dashboard.
 
-A module of its own that loads nothing, so that the dashboard can use the
-words without loading oslo.versionedobjects (and with it oslo.messaging
-and eventlet) into Horizon.
+In the client package, which nova-usb requires, so that both sides import
+the same words; a module that loads nothing.
 """
 
 ATTACHED = 'attached'

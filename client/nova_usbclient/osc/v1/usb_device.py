@@ -17,8 +17,8 @@ are granted to, for operators (admin by default policy).
 
 from osc_lib.command import command
 
-from nova_usb.client import columns
-from nova_usb.client.osc.v1 import common
+from nova_usbclient import columns
+from nova_usbclient.osc.v1 import common
 
 
 class ListUsbDevice(common.DeviceLister):

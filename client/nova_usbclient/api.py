@@ -33,7 +33,7 @@ import urllib.parse
 from keystoneauth1 import adapter
 from pbr import version as pbr_version
 
-from nova_usb import statuses
+from nova_usbclient import statuses
 
 
 class ApiError(Exception):
@@ -142,7 +142,7 @@ class Client(object):
         adapter_options.setdefault('client_name', 'nova-usb')
         adapter_options.setdefault(
             'client_version',
-            pbr_version.VersionInfo('nova-usb').version_string())
+            pbr_version.VersionInfo('python-nova-usbclient').version_string())
         self._http = adapter.Adapter(session, service_type=service_type,
                                      **adapter_options)
 

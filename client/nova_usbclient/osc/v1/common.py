@@ -12,7 +12,7 @@
 
 """What the ``openstack`` commands share: showing the API's answers.
 
-Lists take their columns from nova_usb.client.columns (the same as the
+Lists take their columns from nova_usbclient.columns (the same as the
 ``nova`` CLI's), ``show``-style commands every field under its API name,
 as OpenStackClient does for Nova's own resources. Values stay typed (a
 boolean is a boolean, a missing value null) so that ``-f json`` and ``-f
@@ -22,7 +22,7 @@ yaml`` keep them; lists are shown comma separated in tables.
 from osc_lib.cli import format_columns
 from osc_lib.command import command
 
-from nova_usb.client import columns
+from nova_usbclient import columns
 
 
 def _value(value):

@@ -10,7 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""nova-usb for the dashboard: nova_usb.client on the user's token.
+"""nova-usb for the dashboard: nova_usbclient on the user's token.
 
 The dashboard reaches Nova as the logged-in user, with the token keystone
 gave at login and the compute endpoint of the user's catalog and region,
@@ -21,9 +21,8 @@ as Horizon's own Nova calls do; the TLS settings are Horizon's
 from django.conf import settings
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+from nova_usbclient import api as usb_api
 from openstack_dashboard.api import base
-
-from nova_usb.client import api as usb_api
 
 # Re-exported so that views catch nova-usb's refusals by one name.
 ApiError = usb_api.ApiError
@@ -31,12 +30,6 @@ BadRequest = usb_api.BadRequest
 Conflict = usb_api.Conflict
 NotFound = usb_api.NotFound
 Forbidden = usb_api.Forbidden
-
-# The controller models a server may get (nova_usb.virt.controllers'
-# ADDABLE_MODELS, which a unit test keeps this equal to: the dashboard
-# does not import Nova), offered by the attach and add-controller forms.
-CONTROLLER_MODELS = ('ehci', 'ich9-ehci1', 'nec-xhci', 'pci-ohci',
-                     'piix3-uhci', 'piix4-uhci', 'qemu-xhci')
 
 # Where a project's grant of a device comes from (the grants route's
 # "source"): the device's [usb] device_spec rule, changed in nova.conf on

@@ -22,7 +22,7 @@ import logging
 
 from osc_lib import utils
 
-from nova_usb.client import api
+from nova_usbclient import api
 
 LOG = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ of a server.
 from osc_lib.command import command
 from osc_lib import exceptions
 
-from nova_usb.client import api
-from nova_usb.client import columns
-from nova_usb.client.osc.v1 import common
+from nova_usbclient import api
+from nova_usbclient import columns
+from nova_usbclient.osc.v1 import common
 
 
 def _device_argument(parser, text):

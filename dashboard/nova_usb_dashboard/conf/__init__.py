@@ -15,9 +15,10 @@
 default_policies/nova_usb.yaml holds nova-usb's rules with their
 defaults, and the Nova base rules they refer to (context_is_admin,
 project_member_or_admin...), as Horizon's DEFAULT_POLICY_FILES expects
-(the format of manage.py dump_default_policies); it is made from the
-code by python -m nova_usb_dashboard.conf and a unit test keeps it
-equal. nova_usb_policy.yaml is where an operator overrides them: it
+(the format of manage.py dump_default_policies); it is made from
+nova-usb's code by python -m tests.dashboard.policies, in the repository,
+and a unit test keeps it equal (the plugin itself imports nothing of
+nova-usb or Nova). nova_usb_policy.yaml is where an operator overrides them: it
 should say what nova-api's policy file says.
 """
 

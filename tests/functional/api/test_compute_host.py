@@ -57,7 +57,7 @@ class ComputeHostTestCase(base.UsbApiTestBase):
         driver._usb_rpc_server.wait()
         driver._usb_rpc_server = None
         self.flags(rpc_response_timeout=1)
-        self.flags(host_lookup_timeout=1, change_timeout=2, group='usb')
+        self.flags(host_lookup_timeout=1, group='usb')
         self.notifier.reset()
 
         no_answer = "The compute service of the server's host did not answer"

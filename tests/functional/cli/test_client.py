@@ -121,7 +121,7 @@ class ClientTestCase(base.CliTestBase):
         rpc_server.stop()
         rpc_server.wait()
         self.flags(rpc_response_timeout=1)
-        self.flags(host_lookup_timeout=1, change_timeout=2, group='usb')
+        self.flags(host_lookup_timeout=1, group='usb')
         self.assertRefused(api.ServiceUnavailable, 503,
                            'did not complete the change in time',
                            self.client().attach_device, server, self.key1)

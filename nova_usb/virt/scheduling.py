@@ -30,6 +30,7 @@ from oslo_log import log as logging
 
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
+from nova_usb import states
 from nova_usb.virt import devspec
 from nova_usb.virt import placement
 
@@ -262,10 +263,14 @@ class PlacedDevices(object):
         USB devices it does not request (an attach killed between its
         allocation and its save, a detach killed between its save and its
         release). The stored requests win, as they do for the domain.
-        Servers in the middle of a Nova operation are left to it.
+        Servers in the middle of a Nova operation are left to it; a build
+        cut short by the process's end (nova_usb.states.build_cut_short)
+        is not one.
         """
-        if (self.providers is None or instance.task_state is not None or
-                instance.vm_state == vm_states.RESIZED):
+        if self.providers is None or instance.vm_state == vm_states.RESIZED:
+            return
+        if (instance.task_state is not None and
+                not states.build_cut_short(instance)):
             return
         try:
             freed = self.providers.free_unrequested(

@@ -12,9 +12,9 @@ html_theme = 'alabaster'
 
 
 # The design guide names every module of nova_usb/ (``name.py`` or
-# ``path/name.py``): the
-# build fails on one it does not name, so that the guide keeps up with
-# the code. The alembic migrations are one job, named as such.
+# ``path/name.py``): the build fails on one it does not name, so that the
+# guide keeps up with the code. The alembic migrations are one job, named
+# as such.
 import os  # noqa: E402
 import re  # noqa: E402
 

@@ -38,11 +38,11 @@ What it changes in Nova's driver, and nothing else:
   node in placement (nova_usb.virt.placement); a server placed here for
   devices its flavor asks for gets those placement allocated to it, when
   it boots, is rebuilt, unshelved, evacuated, resized or migrated here
-  (nova_usb.virt.scheduling);
+  (nova_usb.virt.placed_devices);
 * a deleted server, or one leaving the host, releases its devices;
 * live migration of a server holding USB devices is refused;
 * every entry point that changes a domain waits while a USB change on the
-  same server is in progress (nova_usb.virt.turns).
+  same server is in progress (nova_usb.virt.locks).
 """
 
 import contextlib
@@ -60,8 +60,8 @@ from oslo_utils import excutils
 from nova_usb.db import server_requests
 from nova_usb import exception
 from nova_usb import rpc as usb_rpc
+from nova_usb.virt import locks
 from nova_usb.virt import manager as usb_manager
-from nova_usb.virt import turns
 
 LOG = logging.getLogger(__name__)
 
@@ -77,14 +77,14 @@ _REVERTING = (task_states.RESIZE_REVERTING,)
 
 def _after_usb_changes(name):
     """Nova's driver entry point ``name``, run when no USB change on its
-    server is in progress (nova_usb.virt.turns).
+    server is in progress (nova_usb.virt.locks).
     """
     nova_method = getattr(libvirt_driver.LibvirtDriver, name)
     signature = inspect.signature(nova_method)
 
     def entry_point(self, *args, **kwargs):
         instance = signature.bind(self, *args, **kwargs).arguments['instance']
-        with turns.domain_turn(instance.uuid):
+        with locks.domain_turn(instance.uuid):
             return getattr(super(LibvirtUsbDriver, self), name)(*args,
                                                                 **kwargs)
     entry_point.__name__ = name
@@ -206,7 +206,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
-        with turns.domain_turn(instance.uuid), \
+        with locks.domain_turn(instance.uuid), \
                 self._allocated_usb(instance, allocations):
             super().spawn(context, instance, image_meta, injected_files,
                           admin_password, allocations,
@@ -218,7 +218,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance,
                          allocations, *args, **kwargs):
-        with turns.domain_turn(instance.uuid), \
+        with locks.domain_turn(instance.uuid), \
                 self._allocated_usb(instance, allocations):
             super().finish_migration(context, migration, instance, disk_info,
                                      network_info, image_meta,
@@ -230,7 +230,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
         allocations = None
         if self.usb is not None:
             allocations = self.usb.reverted_allocations(context, instance)
-        with turns.domain_turn(instance.uuid), \
+        with locks.domain_turn(instance.uuid), \
                 self._allocated_usb(instance, allocations):
             super().finish_revert_migration(context, instance, *args,
                                             **kwargs)
@@ -239,7 +239,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
     def _count_usb(self, context, instance):
         """After Nova wrote the server's allocation anew, the devices it
         holds through the API are in it again
-        (nova_usb.virt.scheduling.count_in_placement).
+        (nova_usb.virt.placed_devices.count_in_placement).
         """
         if self.usb is not None:
             self.usb.count_in_placement(context, instance)
@@ -259,7 +259,7 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        with turns.domain_turn(instance.uuid):
+        with locks.domain_turn(instance.uuid):
             super().destroy(context, instance, network_info,
                             block_device_info=block_device_info,
                             destroy_disks=destroy_disks,

@@ -14,11 +14,11 @@
 
 The UsbManager owns the host's USB inventory and hotplug watcher, the
 parsed [usb] device_spec and the claims; it decides, and leaves the domain
-to nova_usb.virt.guest, port plans to ports and plans, waits to turns and
+to nova_usb.virt.guest, port plans to ports and plans, waits to locks and
 the stored requests to nova_usb.db. A change on a server:
 
 1. waits its turn: Nova's own lock of the server, then its domain lock,
-   both bounded (nova_usb.virt.turns); no Nova operation runs meanwhile;
+   both bounded (nova_usb.virt.locks); no Nova operation runs meanwhile;
 2. reads the server again and goes on only without a Nova task in
    progress (nova_usb.states);
 3. under the host's USB lock, checks the device, its holder and the ports,
@@ -53,13 +53,13 @@ from nova_usb.virt import guest as usb_guest
 from nova_usb.virt import identity
 from nova_usb.virt import injection
 from nova_usb.virt import inventory as usb_inventory
+from nova_usb.virt import locks
+from nova_usb.virt import placed_devices
 from nova_usb.virt import placement
 from nova_usb.virt import plans
 from nova_usb.virt import ports
 from nova_usb.virt import queries
 from nova_usb.virt import reconcile
-from nova_usb.virt import scheduling
-from nova_usb.virt import turns
 from nova_usb.virt import watcher as usb_watcher
 
 CONF = nova_usb_conf.CONF
@@ -72,7 +72,7 @@ REASON_NOT_ON_HOST = 'not on the host now'
 REASON_HELD = 'held by another server'
 
 
-class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
+class UsbManager(placed_devices.PlacedDevices, give_back.GiveBack,
                  queries.UsbQueries):
 
     def __init__(self, driver, host):
@@ -254,7 +254,7 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
             requests = self._load(instance)
             if requests.device(device_id):
                 raise exception.UsbDeviceAlreadyAttached(device_id=device_id)
-            with turns.acquired(self.lock, deadline):
+            with locks.acquired(self.lock, deadline):
                 if granted_projects is not None:
                     self._check_granted(device_id, instance.project_id,
                                         granted_projects)
@@ -501,12 +501,12 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
     @contextlib.contextmanager
     def _server(self, context, instance_uuid, deadline):
         """The server as stored now, while no Nova operation can start on
-        this host's side of it (nova_usb.virt.turns).
+        this host's side of it (nova_usb.virt.locks).
 
         ``deadline``: when nova-api stops waiting (seconds since the
         epoch), or None for changes nova-compute starts itself.
         """
-        with turns.server_turn(instance_uuid, deadline):
+        with locks.server_turn(instance_uuid, deadline):
             yield server_requests.read(context, instance_uuid)
 
     def _defined_xml(self, instance):
@@ -528,5 +528,5 @@ class UsbManager(scheduling.PlacedDevices, give_back.GiveBack,
         not made, so that nova-api never reports a failure for a change
         that is made after all.
         """
-        turns.check_deadline(deadline)
+        locks.check_deadline(deadline)
         server_requests.save(context, instance, requests)

@@ -35,7 +35,7 @@ from nova.virt.libvirt import driver as libvirt_driver
 from nova_usb.db import requests as usb_requests
 from nova_usb import exception
 from nova_usb.virt import guest as usb_guest
-from nova_usb.virt import turns
+from nova_usb.virt import locks
 from nova_usb_sandbox import fakelibvirt_usb
 from tests.fixtures import polling
 from tests.functional import test_attach_detach as helpers
@@ -137,7 +137,7 @@ class RaceTestCase(helpers.UsbTestBase):
         keys_before = self.nova_keys()
         entered, release = self.hold_libvirt(libvirt_call)
         outcome = {}
-        server_turn = turns.server_turn
+        server_turn = locks.server_turn
 
         @contextlib.contextmanager
         def timed_turn(*args, **kwargs):
@@ -147,7 +147,7 @@ class RaceTestCase(helpers.UsbTestBase):
             finally:
                 outcome['end'] = time.monotonic()
 
-        self.useFixture(fixtures.MockPatchObject(turns, 'server_turn',
+        self.useFixture(fixtures.MockPatchObject(locks, 'server_turn',
                                                  timed_turn))
 
         def run():

@@ -14,7 +14,7 @@
 
 from oslotest import base
 
-from nova_usb.virt import scheduling
+from nova_usb.virt import placed_devices
 
 
 class Flavor(object):
@@ -34,7 +34,7 @@ def allocations(**devices):
 class AskedByFlavorTestCase(base.BaseTestCase):
 
     def asked(self, flavor, allocated, before=(), through_api=()):
-        return scheduling._asked_by_flavor(
+        return placed_devices._asked_by_flavor(
             flavor, allocated, sorted(allocated), list(before),
             set(through_api))
 

@@ -11,6 +11,8 @@
 #
 # Last line: "client-install: N passed, N failed"; exits non-zero if any
 # check failed. The virtualenv is .tox/client-install, made anew each run.
+# (pipefail: a "grep -q" that ends before its input is written makes the
+# writer's SIGPIPE the pipeline's status; lists are given as here-strings.)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,7 +58,7 @@ installed=$("$venv/bin/pip" list --format=freeze --disable-pip-version-check |
 leaked=
 for name in $FORBIDDEN_DISTRIBUTIONS; do
     name=$(echo "$name" | normalize)
-    if echo "$installed" | grep -qx "$name"; then
+    if grep -qx "$name" <<<"$installed"; then
         leaked="$leaked $name"
     fi
 done
@@ -73,7 +75,7 @@ for name in $installed; do
     case $name in
         pip|setuptools|wheel|python-nova-usbclient) continue ;;
     esac
-    echo "$pinned" | grep -qx "$name" || unpinned="$unpinned $name"
+    grep -qx "$name" <<<"$pinned" || unpinned="$unpinned $name"
 done
 if [ -z "$unpinned" ]; then
     pass "every installed package is pinned in constraints.txt"

@@ -20,11 +20,12 @@ detach really change the server's allocation, as in nova-compute.
   deploy.loadapp``), with its own database in one SQLite file in
   write-ahead-log mode (its migrations run at start,
   ``sync_on_startup``), on its own ``noauth2``;
-* it is served over HTTP on 127.0.0.1 by the sandbox's server
-  (``nova_usb_sandbox.web``: wsgiref, a thread per request), on a port of
-  its own, in a thread of this process: every call crosses a loopback
-  socket and placement's whole WSGI stack, as in a cloud (less the web
-  server in front: uWSGI or Apache there);
+* it is served over HTTP on 127.0.0.1 (the standard library's wsgiref,
+  a thread per request, as the sandbox serves it), on a port of its own,
+  in a thread of this process: every call crosses a loopback socket and
+  placement's whole WSGI stack, as in a cloud (less the web server in
+  front: uWSGI or Apache there). Only openstack-placement is needed
+  besides Nova: the nested test host has it for usb_passthrough.py;
 * nova-usb calls it through Nova's own ``SchedulerReportClient`` on a
   keystoneauth session (an admin token, as the sandbox's nova-compute
   does with placement's noauth2), handed to the driver where Nova's
@@ -41,10 +42,14 @@ is) and the web server in front of placement.
 """
 
 import contextlib
+import logging
 import os
+import socketserver
 import sqlite3
+import threading
 import types
 import uuid
+from wsgiref import simple_server
 
 # As nova_usb_sandbox.config.PLACEMENT_TOKEN: noauth2's admin.
 TOKEN = 'admin'
@@ -57,6 +62,17 @@ NODE_INVENTORY = {
 FLAVOR = {'VCPU': 1, 'MEMORY_MB': 64, 'DISK_GB': 1}
 # Consumer generations, as nova-usb's DeviceProviders.
 VERSION = '1.28'
+
+
+class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+
+    daemon_threads = True
+
+
+class _Handler(simple_server.WSGIRequestHandler):
+
+    def log_message(self, format, *args):
+        logging.getLogger(__name__).debug(format, *args)
 
 
 class Placement(object):
@@ -74,8 +90,6 @@ class Placement(object):
         from placement import db_api as placement_db_api
         from placement import deploy as placement_deploy
 
-        from nova_usb_sandbox import web
-
         database = os.path.join(directory, 'placement.sqlite')
         # Write-ahead log, as benchmarks/nova_db.py keeps Nova's.
         with contextlib.closing(sqlite3.connect(database)) as conn:
@@ -89,17 +103,23 @@ class Placement(object):
         placement_conf.register_opts(conf)
         conf([], project='placement', default_config_files=[path])
         placement_db_api.configure(conf)
-        self.server = web.WebServer()
-        self.server.mount('/placement', placement_deploy.loadapp(conf))
-        self.server.start()
-        self.url = self.server.url + '/placement'
+        app = placement_deploy.loadapp(conf)
+        self.server = _Server(('127.0.0.1', 0), _Handler)
+        self.server.set_app(app)
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={'poll_interval': 0.2},
+            name='placement-http', daemon=True)
+        self._thread.start()
         self.client = report.SchedulerReportClient(adapter=adapter.Adapter(
             session.Session(auth=token_endpoint.Token(self.url, TOKEN)),
             service_type='placement', interface='public'))
         self.session = self.client._client
 
     def stop(self):
-        self.server.stop()
+        self.server.shutdown()
+        self._thread.join(5)
+        self.server.server_close()
 
     def virtapi(self):
         """What the driver is given as its ``virtapi``: Nova's

@@ -153,6 +153,16 @@ class NestedNode(object):
                                             result.stderr.strip()))
         return result.stdout
 
+    def popen(self, command):
+        """A shell command on the nested host, over the tunnel, left
+        running: a subprocess.Popen whose standard input and output are
+        line-buffered text pipes (its errors go where the caller's go).
+        """
+        return subprocess.Popen(
+            ['ssh'] + self._options() + ['root@' + GUEST_NAME, command],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            bufsize=1)
+
     # -- nova-compute on the node ------------------------------------------
 
     def guest_path(self, *parts):

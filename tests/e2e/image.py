@@ -18,9 +18,11 @@ by this machine's pip, with constraints.txt, then installed in a chroot of
 the new root file system, so nothing inside the VM downloads anything):
 
 * ``base/``: Debian 12 with libvirtd, QEMU, udev and a kernel, and a
-  virtualenv ``/opt/nova-usb`` holding nova-usb's dependencies. It depends
-  only on the package list below, requirements, constraints and setup.cfg,
-  and is kept under a name hashed from them, so that reruns in the same
+  virtualenv ``/opt/nova-usb`` holding nova-usb's dependencies (and
+  openstack-placement, which benchmarks/usb_passthrough.py runs). It
+  depends only on the package list below, the extra wheels named here,
+  requirements, constraints and setup.cfg, and is kept under a name
+  hashed from them, so that reruns in the same
   checkout skip it; a new checkout builds it again (nothing needs the cache).
 * per run: a copy of ``base/`` with this checkout's nova-usb wheel, its
   tests and the guest's init, written into an ext4 image (``root.img``);
@@ -61,6 +63,9 @@ PACKAGES = (
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic',
                      '9pnet_virtio', '9p')
 GUEST_ONLY_WHEELS = ('async-timeout',)
+# What benchmarks/usb_passthrough.py runs beside nova-usb: a real placement
+# in its process (benchmarks/placement_service.py).
+BENCHMARK_WHEELS = ('openstack-placement',)
 HASHED_FILES = ('requirements.txt', 'constraints.txt', 'setup.cfg',
                 'client/requirements.txt', 'client/setup.cfg')
 # This checkout's distributions the nested host runs: nova-usb and the
@@ -100,7 +105,8 @@ def _apt_sources():
 
 def base_key(command):
     """What the base depends on: its mmdebstrap command and input files."""
-    digest = hashlib.sha256(json.dumps(command).encode())
+    digest = hashlib.sha256(json.dumps(
+        [command, GUEST_ONLY_WHEELS, BENCHMARK_WHEELS]).encode())
     for name in HASHED_FILES:
         with open(os.path.join(TOP, name), 'rb') as source:
             digest.update(source.read())
@@ -118,7 +124,8 @@ def build_wheels(wheelhouse, log, dependencies):
         return
     # The guest's Python is Debian's 3.11.2, for which redis also needs
     # async-timeout (python_full_version < "3.11.3").
-    _run(args + list(DISTRIBUTIONS) + list(GUEST_ONLY_WHEELS), log)
+    _run(args + list(DISTRIBUTIONS) + list(GUEST_ONLY_WHEELS) +
+         list(BENCHMARK_WHEELS), log)
 
 
 def build_base(cache_dir, log):

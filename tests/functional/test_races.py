@@ -32,6 +32,17 @@ held and let go once nova-api has stored the task state:
 * no system metadata key Nova had is lost, and those the operation writes
   are there.
 
+A snapshot (createImage, RaceTestCase.snapshot_race) sent while the
+libvirt call is held does not wait for the change: Nova runs its compute
+side without its lock of the server and nova-usb's driver takes no domain
+lock for it, so its disk copy starts meanwhile. nova-api stored its task
+state first: the change loses and is undone (409), the snapshot ends with
+its image active, no system metadata key of Nova changes, and the domain,
+the stored requests and the claims agree. No disk is copied here, and the
+domain's definition is not taken away and defined again from a copy as
+Nova's live snapshot does (fakelibvirt drops a running domain whose
+definition goes): a USB change meeting that is not covered.
+
 Nova writes that set no task state (RaceTestCase.write_race, _writers),
 made and ended while the change is held; both must be made: the device is
 in the domain, the stored requests and the claims (or gone from all
@@ -425,6 +436,55 @@ class RaceTestCase(_RaceBase):
             self.assertIn(key, keys_after)
         return outcome['change']
 
+    def snapshot_race(self, change, libvirt_call):
+        """A snapshot (createImage) sent while ``change`` is held in its
+        libvirt call. The snapshot's compute side does not wait for the
+        change: its disk copy starts meanwhile and here lasts until the
+        change has ended, as the copy of a real disk would.
+        """
+        keys_before = self.nova_keys()
+        self._spy('snapshot')
+        copying, ended = threading.Event(), threading.Event()
+
+        def live_snapshot(driver, context, instance, guest, disk_path,
+                          out_path, *args):
+            # No disk is copied here (Nova's libvirt driver also takes the
+            # domain's definition away and defines it again from its copy,
+            # which fakelibvirt cannot: it drops a running domain).
+            copying.set()
+            ended.wait(timeout=60)
+            with open(out_path, 'wb'):
+                pass
+
+        self.useFixture(fixtures.MockPatchObject(
+            libvirt_driver.LibvirtDriver, '_live_snapshot', live_snapshot))
+        entered, release = self.hold_libvirt(libvirt_call)
+        thread, outcome = self.start_change(change)
+        try:
+            self.assertTrue(entered.wait(timeout=30))
+            started = time.monotonic()
+            image_id = self.api.post_server_action(
+                self.server['id'],
+                {'createImage': {'name': 'snapshot'}})['image_id']
+            polling.wait_for(copying.is_set, "the snapshot's disk copy to "
+                             "start", timeout=30)
+        finally:
+            release.set()
+            thread.join(timeout=120)
+            ended.set()
+        self.assertFalse(thread.is_alive())
+        polling.wait_for(
+            lambda: self.instance(self.server).task_state is None,
+            'the snapshot to end', timeout=60)
+        self.assertEqual('active',
+                         self.glance.show(self.ctxt, image_id)['status'])
+        self.assertEqual(['snapshot'], self.ran_meanwhile(started, outcome))
+        # nova-api stored the snapshot's task state before the change's
+        # save: the change lost.
+        self.assertIsInstance(outcome['change'],
+                              exception.UsbChangeInterrupted)
+        self.assertEqual(keys_before, self.nova_keys())
+
     def operation_accepted(self):
         return self.instance(self.server).task_state is not None
 
@@ -499,6 +559,11 @@ class RaceTestCase(_RaceBase):
         self.attach_race('delete')
         self.assertIsNone(self.held_by(self.key1))
 
+    def test_attach_against_snapshot(self):
+        self.snapshot_race(lambda: self.attach(self.server, self.key1),
+                           'attachDeviceFlags')
+        self.assertAgree(self.key1, wanted=False)
+
     # Detach against each operation that sets a task state
 
     def detach_race(self, operation):
@@ -534,6 +599,12 @@ class RaceTestCase(_RaceBase):
     def test_detach_against_delete(self):
         self.detach_race('delete')
         self.assertIsNone(self.held_by(self.key1))
+
+    def test_detach_against_snapshot(self):
+        self.attach(self.server, self.key1)
+        self.snapshot_race(lambda: self.detach(self.server, self.key1),
+                           'detachDeviceFlags')
+        self.assertAgree(self.key1, wanted=True)
 
     # Attach against each write that sets no task state
 

@@ -43,6 +43,15 @@ domain's definition is not taken away and defined again from a copy as
 Nova's live snapshot does (fakelibvirt drops a running domain whose
 definition goes): a USB change meeting that is not covered.
 
+A live migration to a second host (LiveMigrationRaceTestCase) sent while
+the change is held in either window: its source check waits for the
+change, which nova-api's migrating task state makes lose (409); nothing of
+the migration runs on either host meanwhile. An attach is undone and the
+server moves without the device (not in the destination's domain, not
+claimed, not requested); a detach is undone and the check then refuses
+the migration of a server holding a device: it stays where it is, with
+the device.
+
 Nova writes that set no task state (RaceTestCase.write_race, _writers),
 made and ended while the change is held; both must be made: the device is
 in the domain, the stored requests and the claims (or gone from all
@@ -78,6 +87,7 @@ from unittest import mock
 
 import fixtures
 from nova.compute import api as compute_api
+from nova import objects
 from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_usb.db import requests as usb_requests
@@ -733,3 +743,113 @@ class RaceTestCase(_RaceBase):
     def test_detach_against_port_attach_before_its_save(self):
         self.assertBothWrote('port attach', *self.detach_write_race(
             'port attach', 'save'))
+
+
+class LiveMigrationRaceTestCase(_RaceBase):
+    """A live migration to compute2 sent while a USB change on the server
+    is in progress.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.start_compute('compute2')
+        for name in ('pre_live_migration', 'live_migration'):
+            self._spy(name)
+        # As Nova's own functional tests do (LibvirtMigrationMixin): the
+        # domain appears on compute2 as libvirt sent it.
+
+        def migrate(domain, destination, params, flags):
+            self.calls.append((time.monotonic(), 'migrateToURI3'))
+            self.computes['compute2'].driver._host.get_connection(
+            ).createXML(params['destination_xml'],
+                        'fake-createXML-doesnt-care-about-flags')
+            domain.complete_job()
+
+        self.useFixture(fixtures.MockPatchObject(
+            fakelibvirt_usb.UsbDomain, 'migrateToURI3', migrate))
+
+    def live_migration_race(self, change, libvirt_call, window):
+        """Hold ``change`` in ``window`` until the live migration waits for
+        it (or, were it not to wait, has ended), then let it go; returns
+        the change's outcome.
+        """
+        keys_before = self.nova_keys()
+        waiting = threading.Event()
+        domain_turn = turns.domain_turn
+
+        def watched_turn(instance_uuid):
+            if instance_uuid == self.server['id']:
+                waiting.set()
+            return domain_turn(instance_uuid)
+
+        self.useFixture(fixtures.MockPatchObject(turns, 'domain_turn',
+                                                 watched_turn))
+        entered, release = self.hold(window, libvirt_call)
+        thread, outcome = self.start_change(change)
+        posted = threading.Thread(target=lambda: self.api.post_server_action(
+            self.server['id'], {'os-migrateLive': {
+                'host': 'compute2', 'block_migration': 'auto'}}))
+        try:
+            self.assertTrue(entered.wait(timeout=30))
+            started = time.monotonic()
+            posted.start()
+            polling.wait_for(
+                lambda: waiting.is_set() or self.migration_status() in (
+                    'completed', 'error'),
+                'the live migration to wait for the change, or to end',
+                timeout=30)
+        finally:
+            release.set()
+            thread.join(timeout=120)
+            if posted.ident is not None:
+                posted.join(timeout=120)
+        self.assertFalse(thread.is_alive() or posted.is_alive())
+        polling.wait_for(
+            lambda: self.instance(self.server).task_state is None,
+            'the live migration to end', timeout=60)
+        # Nothing of the migration ran on either host while the change
+        # held the server: its source check waited for the change.
+        self.assertEqual([], self.ran_meanwhile(started, outcome))
+        # nova-api stored the migrating task state first: the change lost.
+        self.assertIsInstance(outcome['change'],
+                              exception.UsbChangeInterrupted)
+        self.assertEqual(set(), set(keys_before) - set(self.nova_keys()))
+        return outcome['change']
+
+    def migration_status(self):
+        migrations = objects.MigrationList.get_by_filters(
+            self.ctxt, {'instance_uuid': self.server['id']})
+        return migrations[0].status if migrations else None
+
+    def assertMigrated(self):
+        """On compute2, without the device anywhere."""
+        server = self._wait_for_state_change(self.server, 'ACTIVE')
+        self.assertEqual('compute2', server['OS-EXT-SRV-ATTR:host'])
+        self.assertAgree(self.key1, wanted=False)
+        self.assertEqual({}, usb_guest.hostdevs_in(
+            self.live_xml(self.server, host='compute2'))[0])
+
+    def test_attach_against_live_migration(self):
+        self.live_migration_race(
+            lambda: self.attach(self.server, self.key1),
+            'attachDeviceFlags', 'libvirt')
+        self.assertMigrated()
+
+    def test_attach_against_live_migration_before_its_save(self):
+        # The device is in the domain already when the migration is sent.
+        self.live_migration_race(
+            lambda: self.attach(self.server, self.key1),
+            'attachDeviceFlags', 'save')
+        self.assertMigrated()
+
+    def test_detach_against_live_migration(self):
+        # The server holds the device: once the change is undone, the
+        # migration's source check refuses it.
+        self.attach(self.server, self.key1)
+        self.live_migration_race(
+            lambda: self.detach(self.server, self.key1),
+            'detachDeviceFlags', 'libvirt')
+        self._wait_for_migration_status(self.server, ['error'])
+        server = self._wait_for_state_change(self.server, 'ACTIVE')
+        self.assertEqual('compute1', server['OS-EXT-SRV-ATTR:host'])
+        self.assertAgree(self.key1, wanted=True)

@@ -59,8 +59,9 @@ three), the write's effect is there as nova-api shows it, and the system
 metadata is what it was with exactly the write's change and nova-usb's
 keys, nothing else:
 
-* a lock with a reason and an unlock, which rewrite the system metadata,
-  in the libvirt window;
+* a lock with a reason, an unlock and the server password cleared
+  (DELETE .../os-server-password), which rewrite the system metadata, in
+  the libvirt window;
 * the metadata replaced (PUT) and added to (POST), a tag added (PUT
   .../tags/{tag}), in the save window (they write tables of their own);
 * a port attached (POST .../os-interface) in both windows: Nova's compute
@@ -69,10 +70,11 @@ keys, nothing else:
 
 And the limits, asserted as they are:
 
-* a lock or an unlock made in the save window is undone by nova-usb's
-  save: the server stays locked (unlocked) and the reason is deleted
-  (comes back); nothing in Nova's Instance.save() lets a save expect the
-  system metadata it read;
+* a lock, an unlock or a password clear made in the save window is
+  undone in the system metadata by nova-usb's save: the server stays
+  locked (unlocked) but the reason is deleted (comes back), the cleared
+  password comes back; nothing in Nova's Instance.save() lets a save
+  expect the system metadata it read;
 * an attach saved while nova-api's lock request is between its read of
   the server and its save is deleted by that save (Nova's lock saves the
   whole system metadata it read); the domain and the claims keep the
@@ -86,6 +88,7 @@ import time
 from unittest import mock
 
 import fixtures
+from nova.api.metadata import password
 from nova.compute import api as compute_api
 from nova import objects
 from nova.virt.libvirt import driver as libvirt_driver
@@ -139,10 +142,11 @@ def _writers(test):
     metadata, the check of its effect).
 
     Each one writes the server's row or rows of its own and waits for no
-    lock nova-usb holds: a lock, an unlock (Nova rewrites the whole
-    system metadata for the reason), the metadata replaced or added to
-    (the instance_metadata table), a tag (the tags table), a port
-    attached (the info cache and device metadata, and the domain).
+    lock nova-usb holds: a lock, an unlock, the server password cleared
+    (Nova rewrites the whole system metadata for the lock's reason and for
+    the password), the metadata replaced or added to (the
+    instance_metadata table), a tag (the tags table), a port attached
+    (the info cache and device metadata, and the domain).
     """
     server_id = test.server['id']
     api = test.api
@@ -167,6 +171,20 @@ def _writers(test):
     def drop_reason(sysmeta):
         del sysmeta['locked_reason']
 
+    def set_password():
+        # As the metadata service stores what the guest posts.
+        instance = test.instance(test.server)
+        instance.system_metadata.update(
+            password.convert_password(test.ctxt, 'encrypted'))
+        instance.save()
+
+    def clear_password(sysmeta):
+        sysmeta.update(password.convert_password(test.ctxt, None))
+
+    def password_is(value):
+        return lambda: test.assertEqual({'password': value}, api.api_get(
+            '/servers/%s/os-server-password' % server_id).body)
+
     def port_attached():
         port = test.neutron.port_1
         test.assertEqual([port['id']], [
@@ -179,6 +197,10 @@ def _writers(test):
         'unlock': (action({'lock': {'locked_reason': 'audit'}}),
                    action({'unlock': None}), drop_reason,
                    lock_shown(False, None)),
+        'password clear': (
+            set_password, lambda: api.api_delete(
+                '/servers/%s/os-server-password' % server_id),
+            clear_password, password_is('')),
         'metadata replaced': (
             lambda: api.post_server_metadata(server_id, {'owner': 'ops'}),
             lambda: api.api_put('/servers/%s/metadata' % server_id,
@@ -660,6 +682,17 @@ class RaceTestCase(_RaceBase):
         self.assertEqual((False, 'audit'), self.lock_shown())
         self.assertSystemMetadata(before, after)
 
+    def test_attach_against_password_clear(self):
+        self.assertBothWrote('password clear', *self.attach_write_race(
+            'password clear', 'libvirt'))
+
+    def test_attach_against_password_clear_before_its_save(self):
+        # The same limit: the password cleared comes back.
+        before, after = self.attach_write_race('password clear', 'save')
+        self.assertEqual({'password': 'encrypted'}, self.api.api_get(
+            '/servers/%s/os-server-password' % self.server['id']).body)
+        self.assertSystemMetadata(before, after)
+
     def test_attach_inside_a_lock_request(self):
         # Nova's own limit: nova-api's lock reads the server, records the
         # action, then saves the whole system metadata it read with the
@@ -734,6 +767,16 @@ class RaceTestCase(_RaceBase):
     def test_detach_against_unlock_before_its_save(self):
         before, after = self.detach_write_race('unlock', 'save')
         self.assertEqual((False, 'audit'), self.lock_shown())
+        self.assertSystemMetadata(before, after)
+
+    def test_detach_against_password_clear(self):
+        self.assertBothWrote('password clear', *self.detach_write_race(
+            'password clear', 'libvirt'))
+
+    def test_detach_against_password_clear_before_its_save(self):
+        before, after = self.detach_write_race('password clear', 'save')
+        self.assertEqual({'password': 'encrypted'}, self.api.api_get(
+            '/servers/%s/os-server-password' % self.server['id']).body)
         self.assertSystemMetadata(before, after)
 
     def test_detach_against_port_attach(self):

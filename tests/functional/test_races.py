@@ -344,8 +344,8 @@ class _RaceBase(helpers.UsbTestBase):
     def start_change(self, change):
         """Run ``change`` in a thread of its own; returns (thread,
         outcome): outcome['change'] is 'made' or the exception,
-        outcome['end'] the moment the change let the server go, and
-        outcome['ended'] is set then.
+        outcome['end'] the last moment the change held the server, and
+        outcome['ended'] is set once it let the server go.
         """
         outcome = {'ended': threading.Event()}
         server_turn = turns.server_turn
@@ -354,9 +354,14 @@ class _RaceBase(helpers.UsbTestBase):
         def timed_turn(*args, **kwargs):
             try:
                 with server_turn(*args, **kwargs):
-                    yield
+                    try:
+                        yield
+                    finally:
+                        # Taken before the locks are let go: a Nova step
+                        # that waited for them starts after it.
+                        outcome['end'] = time.monotonic()
             finally:
-                outcome['end'] = time.monotonic()
+                outcome.setdefault('end', time.monotonic())
                 outcome['ended'].set()
 
         self.useFixture(fixtures.MockPatchObject(turns, 'server_turn',

@@ -22,6 +22,14 @@ Nova operation has started on the server meanwhile: the save expects
 that writes system metadata (reboot, stop, shelve, resize, rebuild, delete
 and the others). When one has started, the save fails as a whole
 (UsbChangeInterrupted) and the caller undoes its change.
+
+What this does not cover: a write of system metadata that sets no task
+state (a lock or an unlock with a reason, the server password cleared or
+posted) made between the read and the save is undone by the save, as
+nothing in ``Instance.save()`` expects the system metadata read; and such
+a write, saving the whole system metadata it read at the start of its
+request, deletes requests saved meanwhile (tests/functional/test_races.py,
+doc/source/admin/compute.rst).
 """
 
 from nova import exception as nova_exception

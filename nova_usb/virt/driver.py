@@ -40,7 +40,8 @@ What it changes in Nova's driver, and nothing else:
   it boots, is rebuilt, unshelved, evacuated, resized or migrated here
   (nova_usb.virt.placed_devices);
 * a deleted server, or one leaving the host, releases its devices;
-* live migration of a server holding USB devices is refused;
+* live migration of a server holding USB devices is refused (checked once
+  a USB change in progress on it has ended);
 * every entry point that changes a domain waits while a USB change on the
   same server is in progress (nova_usb.virt.locks).
 """
@@ -282,7 +283,18 @@ class LibvirtUsbDriver(libvirt_driver.LibvirtDriver):
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
                                       block_device_info=None):
-        requests = server_requests.load(instance)
+        """Refuse a server holding USB devices, as stored once a USB
+        change in progress on it has ended.
+
+        nova-api stored the migrating task state before this check: a
+        change in progress then cannot save (it is undone), and none can
+        start. Without the wait, the migration would run while such a
+        change is in libvirt: a device attached meanwhile would go to the
+        destination's domain, or be recorded for a server that left.
+        """
+        with locks.domain_turn(instance.uuid):
+            requests = server_requests.load(
+                server_requests.read(context, instance.uuid))
         if requests.devices:
             raise nova_exception.MigrationPreCheckError(
                 reason=exception.UsbLiveMigrationRefused(

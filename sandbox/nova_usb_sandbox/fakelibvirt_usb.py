@@ -287,11 +287,18 @@ class UsbDomain(fakelibvirt.Domain):
                              fakelibvirt.VIR_ERR_DEVICE_MISSING)
             elements.remove(existing)
 
+    # fakelibvirt's attachDeviceFlags and detachDeviceFlags call these two
+    # for the devices it knows (disks, interfaces, PCI host devices).
+
     def detachDevice(self, xml):
+        if not _is_usb(etree.fromstring(xml)):
+            return super().detachDevice(xml)
         return self.detachDeviceFlags(
             xml, fakelibvirt.VIR_DOMAIN_AFFECT_LIVE)
 
     def attachDevice(self, xml):
+        if not _is_usb(etree.fromstring(xml)):
+            return super().attachDevice(xml)
         return self.attachDeviceFlags(
             xml, fakelibvirt.VIR_DOMAIN_AFFECT_LIVE)
 

@@ -242,15 +242,35 @@ class DeviceProviders(object):
             if not answer or not answer.json()['name'].endswith(
                     '_usb_%s' % rp_uuid):
                 continue
+            self._remove_once(context, instance_uuid, rp_uuid, held)
+            freed.append(rp_uuid)
+        return freed
+
+    def _remove_once(self, context, instance_uuid, rp_uuid, held):
+        """Take the device out of the server's allocation. When placement
+        could not be reached, look again after a pause (as _read does):
+        the write may have gone through before the connection dropped,
+        and is made again only when the device is still there.
+        """
+        for pause in _READ_PAUSES + (None,):
             try:
                 self.client.remove_resources_from_instance_allocation(
                     context, instance_uuid,
                     {rp_uuid: {'resources': held['resources']}})
+                return
+            except ks_exceptions.ConnectFailure as e:
+                if pause is None:
+                    raise exception.UsbPlacementUnavailable(
+                        device_id=rp_uuid, reason=str(e))
+                LOG.info('Placement could not be reached (%s): looking at '
+                         'the allocation again in %.1f s', e, pause)
+                time.sleep(pause)
             except Exception as e:
                 raise exception.UsbPlacementUnavailable(device_id=rp_uuid,
                                                         reason=str(e))
-            freed.append(rp_uuid)
-        return freed
+            current = self._allocations(context, instance_uuid)
+            if rp_uuid not in current.get('allocations', {}):
+                return
 
     def _move(self, context, device_id, source, instance_uuid):
         """Move the device's unit from consumer ``source`` (a migration of

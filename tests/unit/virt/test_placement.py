@@ -15,6 +15,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from nova.compute import provider_tree
 from oslotest import base
 
+from nova_usb import exception
 from nova_usb.virt import devspec
 from nova_usb.virt import placement
 from tests.unit import fakes
@@ -159,3 +160,69 @@ class ReadTestCase(base.BaseTestCase):
                           read, '/x')
         self.assertEqual(1, len(calls))
         self.assertEqual([], self.pauses)
+
+
+class _ReportClient(object):
+    """Nova's report client as far as a removal goes: each removal's
+    outcome in turn (an exception raised, else applied), and the
+    allocation it leaves. A plain object: a connection that placement
+    dropped is what is simulated.
+    """
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.allocation = {'allocations': {'d1': {'resources': {'R': 1}}}}
+        self.removals = 0
+
+    def remove_resources_from_instance_allocation(self, context, consumer,
+                                                  resources):
+        self.removals += 1
+        outcome = self.outcomes.pop(0)
+        if outcome in ('applied', 'applied then dropped'):
+            self.allocation = {'allocations': {}}
+        if outcome == 'applied then dropped':
+            raise ks_exceptions.ConnectFailure('Remote end closed '
+                                               'connection')
+        if isinstance(outcome, Exception):
+            raise outcome
+
+    def get_allocs_for_consumer(self, context, consumer):
+        return self.allocation
+
+
+class RemoveTestCase(base.BaseTestCase):
+    """Taking an unrequested device out at the start, when placement drops
+    the connection: made once, never twice, never reported made when not.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.pauses = []
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_usb.virt.placement.time.sleep', self.pauses.append))
+
+    def remove(self, client):
+        placement.DeviceProviders(client)._remove_once(
+            None, 'server', 'd1', {'resources': {'R': 1}})
+
+    def test_dropped_before_the_write_is_written_again(self):
+        client = _ReportClient(ks_exceptions.ConnectFailure('refused'),
+                               'applied')
+        self.remove(client)
+        self.assertEqual((2, {}), (client.removals,
+                                   client.allocation['allocations']))
+        self.assertEqual([0.5], self.pauses)
+
+    def test_dropped_after_the_write_is_not_written_again(self):
+        client = _ReportClient('applied then dropped')
+        self.remove(client)
+        self.assertEqual((1, {}), (client.removals,
+                                   client.allocation['allocations']))
+
+    def test_gives_up_after_the_last_attempt(self):
+        failure = ks_exceptions.ConnectFailure('placement is down')
+        client = _ReportClient(failure, failure, failure)
+        self.assertRaises(exception.UsbPlacementUnavailable, self.remove,
+                          client)
+        self.assertEqual(3, client.removals)
+        self.assertEqual([0.5, 2], self.pauses)

@@ -237,12 +237,17 @@ class Client(object):
                         interval=2, timeout=None):
         """Poll until the detach of ``request_id`` ended: return when the
         server has the device no more; raise DetachFailed with the compute
-        host's reason when it still has it. ``timeout``: seconds, None to
-        wait as long as it takes (a detach ends by itself: the compute
-        host bounds its waits).
+        host's reason when it still has it. Polls after 0.25 s, then twice
+        as long each time up to ``interval`` seconds (most detaches take
+        less than a second). ``timeout``: seconds, None to wait as long as
+        it takes (a detach ends by itself: the compute host bounds its
+        waits).
         """
         began = time.monotonic()
+        pause = min(0.25, interval)
         while True:
+            time.sleep(pause)
+            pause = min(pause * 2, interval)
             try:
                 device = self.get_server_device(server_id, device_id)
             except NotFound:
@@ -253,7 +258,6 @@ class Client(object):
             if timeout is not None and time.monotonic() - began > timeout:
                 raise DetachFailed(device_id, 'still detaching after %d s'
                                    % timeout)
-            time.sleep(interval)
 
     def _failure(self, server_id, request_id):
         """Why the server action of ``request_id`` failed, as its event

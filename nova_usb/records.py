@@ -58,11 +58,15 @@ def _optional(field_class, **kwargs):
 
 
 class UsbRecord(ovo_base.VersionedObject,
-                ovo_base.VersionedObjectDictCompat,
-                ovo_base.ComparableVersionedObject):
+                ovo_base.VersionedObjectDictCompat):
     """What the records share. ``record['id']`` reads like
-    ``record.id``, for readers of the former dicts.
+    ``record.id``, for readers of the former dicts. Two records are equal
+    when they are of one kind with equal fields (not which fields were
+    set last: oslo's ComparableVersionedObject compares the primitives,
+    whose list of changed fields comes from a set, in any order).
     """
+
+    __hash__ = None
 
     OBJ_PROJECT_NAMESPACE = 'nova_usb'
     # Primitives keyed "nova_usb_object.name", ...: not "nova_object.",
@@ -72,6 +76,12 @@ class UsbRecord(ovo_base.VersionedObject,
     def __init__(self, **values):
         super().__init__(**values)
         self.obj_set_defaults()
+
+    def __eq__(self, other):
+        if not isinstance(other, UsbRecord):
+            return NotImplemented
+        return (self.obj_name() == other.obj_name() and
+                self.to_dict() == other.to_dict())
 
     def to_dict(self):
         """Every field, as a plain dict."""

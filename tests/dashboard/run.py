@@ -716,6 +716,27 @@ class Scenarios(object):
                               % (path, b.driver.current_url))
             self._shows_nothing_of_demo(secrets, name, typed)
 
+        # The devices table's row update (an XMLHttpRequest, as Horizon's
+        # poll of a detaching row sends it) for demo's server and device:
+        # no row comes back, and nothing of demo.
+        path = ('/project/usb_devices/%s/devices/?action=row_update'
+                '&table=usb_devices&obj_id=%s' % (self.running.id, held))
+        status, body = b.driver.execute_script(
+            'var r = new XMLHttpRequest(); r.open("GET", arguments[0], false);'
+            'r.setRequestHeader("X-Requested-With", "XMLHttpRequest");'
+            'r.send(); return [r.status, r.responseText];', path)
+        shown = [value for value in secrets
+                 if value in body and value not in (self.running.id, held)]
+        if 'usb_devices__row' in body or shown:
+            raise Failure('the row update of a demo device answers %s: %s'
+                          % (status, shown or body[:300]))
+        # Its refusal is shown on the next page, with Nova's 404 for the
+        # server id the member sent, and nothing else of demo.
+        b.open('/project/instances/')
+        b.element('#instances__row__%s' % own.id)
+        self._shows_nothing_of_demo(secrets, '12b-demo-device-row-update',
+                                    (self.running.id, held))
+
         # The admin panel's pages.
         for name, path in (
                 ('13-admin-usb-devices', '/admin/usb_devices/'),

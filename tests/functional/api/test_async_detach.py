@@ -94,6 +94,14 @@ class AsyncDetachTestCase(base.UsbApiTestBase):
                               'held by another server')
             event = self.detach_event(self.server)
             self.assertIsNone(event['finish_time'])
+            # A member of another project learns nothing of it.
+            for path in ('/os-usb-devices', '/os-usb-devices/' + self.key1,
+                         '/os-instance-actions'):
+                self.assertStatus(404, self.request(
+                    'stranger', 'GET', '/servers/%s%s' % (
+                        self.server['id'], path)))
+            self.assertStatus(404, self.detach(self.server, self.key1,
+                                               role='stranger'))
             let_go.set()
             self.wait_for_detach(self.key1)
         self.assertEqual({}, self.status())
